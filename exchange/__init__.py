@@ -1,0 +1,1 @@
+"""The congvan exchange service."""

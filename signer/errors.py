@@ -1,0 +1,31 @@
+"""Errors raised by the signer library.
+
+A bad signature is never an exception: it is a verdict in a report. Exceptions here mean the input
+could not be used at all.
+"""
+
+from __future__ import annotations
+
+
+class SignerError(Exception):
+    """Root of every error the signer library raises on purpose."""
+
+
+class CredentialError(SignerError):
+    """A credential (PKCS#12 file, PKCS#11 token, external signer) cannot be used."""
+
+
+class WrongPinError(CredentialError):
+    """The PIN or passphrase does not unlock the credential."""
+
+
+class UnreadablePdfError(SignerError):
+    """The input is not a PDF this library can read (empty, truncated, malformed, too deep)."""
+
+
+class SigningError(SignerError):
+    """Signing failed for a reason other than the credential or the input (e.g. the TSA is down)."""
+
+
+class VerificationTimeoutError(UnreadablePdfError):
+    """Verification of one file exceeded its time limit."""

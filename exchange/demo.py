@@ -1,0 +1,110 @@
+"""`congvan demo`: sign the bundled sample with development certificates and verify it.
+
+The quick start's first command until the exchange service exists. It runs the development trust
+services in-process (unless they already run), so it works on a fresh machine with nothing else.
+"""
+
+from __future__ import annotations
+
+import threading
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import click
+from werkzeug.serving import make_server
+
+from signer.credentials import load_credential
+from signer.devpki import DEV_PASSPHRASE, DEV_SERVICES_URL, DEV_TSA_URL, dev_p12_path
+from signer.reports import render_text
+from signer.signing import SignOptions, sign_pdf
+from signer.trust import load_trust
+from signer.verification import verify_pdf
+
+SAMPLE = Path(__file__).parent / "devdata" / "cong-van-cai-cach-hanh-chinh.pdf"
+DEV_HOST = "127.0.0.1"
+DEV_PORT = 8790
+
+
+def dev_services_running() -> bool:
+    """True when something already answers as the development trust services."""
+    try:
+        with urllib.request.urlopen(
+            f"{DEV_SERVICES_URL}/congvan-dev/crls/ca/latest.crl", timeout=2
+        ) as response:
+            return bool(response.status == 200)
+    except OSError:
+        return False
+
+
+@contextmanager
+def running_dev_services() -> Iterator[None]:
+    """Serve the development TSA, OCSP and CRL on 127.0.0.1:8790 for the duration of the block."""
+    if dev_services_running():
+        yield
+        return
+    from exchange.devpki import make_dev_pki_wsgi_app
+
+    server = make_server(DEV_HOST, DEV_PORT, make_dev_pki_wsgi_app(), threaded=True)
+    thread = threading.Thread(target=server.serve_forever, name="dev-pki", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        server.shutdown()
+        thread.join(timeout=5)
+
+
+@click.command("demo")
+@click.option(
+    "-o",
+    "--output-dir",
+    default="demo-output",
+    show_default=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Thư mục ghi tệp đã ký.",
+)
+def demo_command(output_dir: Path) -> None:
+    """Ký thử văn bản mẫu bằng chứng thư phát triển (lãnh đạo rồi cơ quan) và kiểm tra kết quả."""
+    output_dir.mkdir(parents=True, exist_ok=True)
+    official_signed = output_dir / "1-lanh-dao-da-ky.pdf"
+    issued = output_dir / "2-co-quan-da-ky.pdf"
+    trust = load_trust(development=True)
+    official = load_credential(dev_p12_path("official-tpd-phochutich"), DEV_PASSPHRASE)
+    agency = load_credential(dev_p12_path("agency-tpd"), DEV_PASSPHRASE)
+    with running_dev_services():
+        click.echo(f"Văn bản mẫu: {SAMPLE.name}")
+        sign_pdf(
+            SAMPLE,
+            official_signed,
+            official,
+            SignOptions(
+                level="b-t",
+                field_name="ChuKyLanhDao",
+                reason="Phê duyệt văn bản",
+                location="Tân Phú Đông, Tiền Giang",
+                tsa_url=DEV_TSA_URL,
+            ),
+        )
+        click.echo(f"1. {official.common_name} đã ký: {official_signed}")
+        sign_pdf(
+            official_signed,
+            issued,
+            agency,
+            SignOptions(
+                level="b-lt",
+                field_name="ChuKyCoQuan",
+                reason="Phát hành văn bản",
+                location="Tân Phú Đông, Tiền Giang",
+                contact_info=agency.organization,
+                tsa_url=DEV_TSA_URL,
+                trust_roots=trust.roots,
+            ),
+        )
+        click.echo(f"2. {agency.common_name} đã ký số cơ quan: {issued}")
+        report = verify_pdf(issued, trust=trust)
+    click.echo()
+    click.echo(render_text(report))
+    click.echo()
+    click.echo(f"Kiểm tra lại bất cứ lúc nào: congvan verify {issued}")

@@ -1,0 +1,256 @@
+"""The `congvan sign` and `congvan verify` contract, run as a user runs it: a real process."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+P12_DIR = ROOT / "certs" / "dev" / "p12"
+PIN_ENV = {"CONGVAN_TEST_PIN": "congvan-dev"}
+
+
+def congvan(
+    *args: str | Path, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    full_env = {**os.environ, "CONGVAN_ENV": "development", **(env or {})}
+    full_env.pop("CONGVAN_DEBUG", None)
+    return subprocess.run(
+        [sys.executable, "-m", "exchange.cli", *map(str, args)],
+        capture_output=True,
+        text=True,
+        env=full_env,
+        timeout=120,
+        check=False,
+    )
+
+
+def assert_one_clear_line(result: subprocess.CompletedProcess[str]) -> None:
+    assert "Traceback" not in result.stderr
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("congvan: ")
+
+
+@pytest.fixture(scope="module")
+def signed_pdf(
+    tmp_path_factory: pytest.TempPathFactory, sample_pdf: Path, dev_services: str
+) -> Path:
+    out = tmp_path_factory.mktemp("cli") / "signed.pdf"
+    result = congvan(
+        "sign",
+        sample_pdf,
+        "-o",
+        out,
+        "--credential",
+        P12_DIR / "agency-tpd.p12",
+        "--pin-env",
+        "CONGVAN_TEST_PIN",
+        "--level",
+        "b-lt",
+        "--reason",
+        "Phát hành",
+        env=PIN_ENV,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "Traceback" not in result.stderr
+    return out
+
+
+def test_verify_passes_a_signed_document_with_exit_0(signed_pdf: Path) -> None:
+    result = congvan("verify", signed_pdf, "--offline")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "HỢP LỆ" in result.stdout
+    assert result.stderr == ""
+
+
+def test_verify_json_follows_the_contract(signed_pdf: Path) -> None:
+    result = congvan("verify", signed_pdf, "--offline", "--json")
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert {"verdict", "reason", "modified_after_signing", "signatures"} <= report.keys()
+    assert report["verdict"] == "passed"
+    assert report["modified_after_signing"] is False
+    (signature,) = report["signatures"]
+    assert set(signature) >= {
+        "field",
+        "signer",
+        "signed_at",
+        "timestamp",
+        "integrity",
+        "trusted",
+        "revocation",
+        "coverage",
+        "modifications",
+        "pades_level",
+        "verdict",
+        "subindication",
+        "problems",
+    }
+    assert set(signature["signer"]) >= {"common_name", "organization", "serial", "issuer"}
+    assert signature["signer"]["organization"] == "UBND huyện Tân Phú Đông"
+    assert signature["integrity"] is True and signature["trusted"] is True
+    assert signature["revocation"] == "good"  # embedded at B-LT, judged offline
+    assert signature["coverage"] == "entire_file"
+    assert signature["pades_level"] == "B-LT"
+
+
+def test_verify_fails_a_modified_document_with_exit_1(signed_pdf: Path, tmp_path: Path) -> None:
+    data = bytearray(signed_pdf.read_bytes())
+    position = (
+        data.index(b"stream\n") + 20
+    )  # a byte of the first content stream, inside the signed range
+    data[position] ^= 0x01
+    forged = tmp_path / "forged.pdf"
+    forged.write_bytes(bytes(data))
+    result = congvan("verify", forged, "--offline")
+    assert result.returncode == 1
+    assert_one_clear_line(result)
+    assert "KHÔNG HỢP LỆ" in result.stdout
+
+
+def test_verify_fails_an_unsigned_document_with_exit_1(sample_pdf: Path) -> None:
+    result = congvan("verify", sample_pdf, "--offline", "--json")
+    assert result.returncode == 1
+    assert json.loads(result.stdout)["verdict"] == "failed"
+    assert_one_clear_line(result)
+
+
+@pytest.mark.parametrize(
+    "content",
+    [b"", b"%PDF-1.7\n1 0 obj\n<<", b"\x89PNG\r\n\x1a\n" + b"\0" * 64],
+    ids=["empty", "truncated", "png"],
+)
+def test_verify_unreadable_input_exits_2(tmp_path: Path, content: bytes) -> None:
+    path = tmp_path / "bad.pdf"
+    path.write_bytes(content)
+    result = congvan("verify", path, "--offline")
+    assert result.returncode == 2
+    assert_one_clear_line(result)
+
+
+def test_verify_missing_file_exits_2(tmp_path: Path) -> None:
+    result = congvan("verify", tmp_path / "missing.pdf")
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+
+
+def test_verify_several_files_reports_each_and_exits_with_the_worst(
+    signed_pdf: Path, sample_pdf: Path, tmp_path: Path
+) -> None:
+    empty = tmp_path / "empty.pdf"
+    empty.write_bytes(b"")
+    result = congvan("verify", signed_pdf, sample_pdf, empty, "--offline", "--json")
+    assert result.returncode == 2
+    verdicts = [json.loads(line)["verdict"] for line in result.stdout.splitlines()]
+    assert verdicts == ["passed", "failed", "failed"]
+
+
+def test_verify_in_production_mode_does_not_trust_the_development_root(signed_pdf: Path) -> None:
+    result = congvan("verify", signed_pdf, "--offline", "--json", env={"CONGVAN_ENV": "production"})
+    assert result.returncode == 1
+    report = json.loads(result.stdout)
+    assert report["verdict"] == "failed"
+    assert report["signatures"][0]["trusted"] is False
+
+
+def test_verify_production_mode_trusts_an_explicit_root(signed_pdf: Path) -> None:
+    root = ROOT / "certs" / "dev" / "certs" / "vn-dev-root.cert.pem"
+    result = congvan(
+        "verify", signed_pdf, "--offline", "--trust", root, env={"CONGVAN_ENV": "production"}
+    )
+    assert result.returncode == 0, result.stderr
+
+
+def test_sign_with_wrong_pin_is_a_clear_error(sample_pdf: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out.pdf"
+    result = congvan(
+        "sign",
+        sample_pdf,
+        "-o",
+        out,
+        "--credential",
+        P12_DIR / "agency-tpd.p12",
+        "--pin-env",
+        "CONGVAN_TEST_PIN",
+        "--level",
+        "b-b",
+        env={"CONGVAN_TEST_PIN": "sai-ma-pin"},
+    )
+    assert result.returncode == 1
+    assert_one_clear_line(result)
+    assert "PIN" in result.stderr
+    assert not out.exists()
+
+
+def test_sign_with_unset_pin_variable_is_a_clear_error(sample_pdf: Path, tmp_path: Path) -> None:
+    result = congvan(
+        "sign",
+        sample_pdf,
+        "-o",
+        tmp_path / "out.pdf",
+        "--credential",
+        P12_DIR / "agency-tpd.p12",
+        "--pin-env",
+        "CONGVAN_NO_SUCH_VARIABLE",
+    )
+    assert result.returncode == 1
+    assert_one_clear_line(result)
+    assert "CONGVAN_NO_SUCH_VARIABLE" in result.stderr
+
+
+def test_sign_a_non_pdf_exits_2_and_writes_nothing(tmp_path: Path) -> None:
+    source = tmp_path / "note.pdf"
+    source.write_text("đây không phải PDF")
+    out = tmp_path / "out.pdf"
+    result = congvan(
+        "sign",
+        source,
+        "-o",
+        out,
+        "--credential",
+        P12_DIR / "agency-tpd.p12",
+        "--pin-env",
+        "CONGVAN_TEST_PIN",
+        "--level",
+        "b-b",
+        env=PIN_ENV,
+    )
+    assert result.returncode == 2
+    assert_one_clear_line(result)
+    assert not out.exists()
+    assert list(tmp_path.iterdir()) == [source]
+
+
+def test_sign_with_a_missing_credential_file_is_a_clear_error(
+    sample_pdf: Path, tmp_path: Path
+) -> None:
+    result = congvan(
+        "sign",
+        sample_pdf,
+        "-o",
+        tmp_path / "out.pdf",
+        "--credential",
+        tmp_path / "none.p12",
+        "--pin-env",
+        "CONGVAN_TEST_PIN",
+        env=PIN_ENV,
+    )
+    assert result.returncode == 1
+    assert_one_clear_line(result)
+
+
+def test_demo_signs_twice_and_both_signatures_pass(tmp_path: Path, dev_services: str) -> None:
+    result = congvan("demo", "--output-dir", tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "HỢP LỆ" in result.stdout
+    issued = tmp_path / "2-co-quan-da-ky.pdf"
+    report = json.loads(congvan("verify", issued, "--json").stdout)
+    assert report["verdict"] == "passed"
+    signers = [s["signer"]["organization"] for s in report["signatures"] if s["signer"]]
+    assert signers.count("UBND huyện Tân Phú Đông") == 2

@@ -6,9 +6,8 @@ import os
 from pathlib import Path
 
 # The checkout's certs/dev; CONGVAN_DEV_PKI_DIR lets a non-editable install point at a copy.
-DEV_PKI_DIR: Path = Path(
-    os.environ.get("CONGVAN_DEV_PKI_DIR") or Path(__file__).resolve().parent.parent / "certs" / "dev"
-)
+_CHECKOUT_PKI_DIR = Path(__file__).resolve().parent.parent / "certs" / "dev"
+DEV_PKI_DIR: Path = Path(os.environ.get("CONGVAN_DEV_PKI_DIR") or _CHECKOUT_PKI_DIR)
 DEV_PASSPHRASE = "congvan-dev"
 DEV_HOST = "127.0.0.1"
 DEV_PORT = 8790

@@ -1,0 +1,106 @@
+"""Verification rate of a 1-signature document, offline, all strict checks on (target >= 150/s).
+
+Prints the rate of `signer.verify_pdf` against a baseline measured in the same run: plain pyHanko
+`validate_pdf_signature` with default settings (default diff policy, default key usage, no
+revocation checks, trust root given), with congvan's speedups removed so it is pyHanko as shipped.
+Single process, single thread; rates are CPU time (time.process_time) so other load on the machine
+disturbs them less. Run: .venv/bin/python bench/bench_verify.py [--seconds 5]
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import os
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from pyhanko.pdf_utils.reader import PdfFileReader  # noqa: E402
+from pyhanko.sign.validation import validate_pdf_signature  # noqa: E402
+from pyhanko_certvalidator import ValidationContext  # noqa: E402
+
+from signer.credentials import load_credential  # noqa: E402
+from signer.devpki import DEV_PASSPHRASE, dev_p12_path  # noqa: E402
+from signer.signing import SignOptions, sign_pdf  # noqa: E402
+from signer.trust import load_trust  # noqa: E402
+from signer.verification import speedups, verify_pdf  # noqa: E402
+
+SAMPLE = ROOT / "tests" / "data" / "cong-van-cai-cach-hanh-chinh.pdf"
+TARGET = 150.0
+
+
+def rate(function: Callable[[], object], seconds: float) -> tuple[float, int]:
+    """Calls per CPU second over at least `seconds` of CPU time (after one warm-up call)."""
+    function()
+    count = 0
+    started = time.process_time()
+    while True:
+        function()
+        count += 1
+        elapsed = time.process_time() - started
+        if elapsed >= seconds:
+            return count / elapsed, count
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=5.0, help="CPU seconds per measurement")
+    parser.add_argument("--profile", action="store_true", help="print a cProfile of verify_pdf")
+    args = parser.parse_args()
+
+    trust = load_trust(development=True)
+    credential = load_credential(dev_p12_path("agency-tpd"), DEV_PASSPHRASE)
+    with tempfile.TemporaryDirectory() as directory:
+        signed = Path(directory) / "signed.pdf"
+        sign_pdf(SAMPLE, signed, credential, SignOptions(level="b-b"))
+        data = signed.read_bytes()
+
+    def ours() -> object:
+        report = verify_pdf(data, trust=trust, offline=True)
+        assert report.verdict == "passed", report.reason
+        return report
+
+    def baseline() -> object:
+        reader = PdfFileReader(io.BytesIO(data))
+        context = ValidationContext(trust_roots=list(trust.roots))
+        status = validate_pdf_signature(reader.embedded_signatures[0], context)
+        assert status.bottom_line
+        return status
+
+    speedups.uninstall()
+    base_rate, base_n = rate(baseline, args.seconds)
+    speedups.install()
+    our_rate, our_n = rate(ours, args.seconds)
+    patched_base_rate, _ = rate(baseline, args.seconds)
+
+    print(f"document: {SAMPLE.name} signed B-B with agency-tpd (RSA-2048), {len(data)} bytes")
+    print(f"cpu: {os.cpu_count()} logical, load average {os.getloadavg()[0]:.2f}")
+    print(
+        f"baseline pyHanko validate_pdf_signature (defaults): {base_rate:7.1f}/s  ({base_n} runs)"
+    )
+    print(f"  same baseline with congvan's speedups installed: {patched_base_rate:7.1f}/s")
+    print(f"congvan verify_pdf (strict, offline):              {our_rate:7.1f}/s  ({our_n} runs)")
+    print(f"ratio congvan / baseline: {our_rate / base_rate:.2f}x")
+    verdict = "MET" if our_rate >= TARGET else "NOT MET"
+    print(f"target >= {TARGET:.0f}/s per core: {verdict}")
+
+    if args.profile:
+        import cProfile
+        import pstats
+
+        profiler = cProfile.Profile()
+        profiler.enable()
+        for _ in range(100):
+            ours()
+        profiler.disable()
+        pstats.Stats(profiler).sort_stats("cumulative").print_stats(25)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,88 @@
+"""Trust roots for verification: configured PEM files, plus the development root in development."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from os import PathLike
+from pathlib import Path
+
+from asn1crypto import pem, x509
+
+from signer.devpki import dev_root_path
+from signer.errors import SignerError
+
+ENV_VAR = "CONGVAN_ENV"
+
+
+class TrustConfigurationError(SignerError):
+    """A trust root file cannot be read or holds no usable certificate."""
+
+
+@dataclass(frozen=True)
+class TrustSettings:
+    """The certificates a verifier accepts as trust anchors, and whether this is development."""
+
+    roots: tuple[x509.Certificate, ...]
+    development: bool
+
+    @property
+    def fingerprint(self) -> tuple[bytes, ...]:
+        """SHA-256 of each root, a stable key for caching validation state across calls."""
+        return tuple(root.sha256 for root in self.roots)
+
+
+def is_development_mode() -> bool:
+    """True unless CONGVAN_ENV says production (unset or "development" means development)."""
+    value = os.environ.get(ENV_VAR, "development").strip().lower()
+    if value in ("", "development"):
+        return True
+    if value == "production":
+        return False
+    raise TrustConfigurationError(f"{ENV_VAR} must be 'development' or 'production', not {value!r}")
+
+
+def load_certificates(path: str | PathLike[str]) -> tuple[x509.Certificate, ...]:
+    """Read every certificate in a PEM (or single DER) file."""
+    file = Path(path)
+    try:
+        data = file.read_bytes()
+    except OSError as error:
+        raise TrustConfigurationError(
+            f"cannot read trust root file {file}: {error.strerror or error}"
+        ) from error
+    try:
+        if pem.detect(data):
+            certs = tuple(
+                x509.Certificate.load(der)
+                for kind, _headers, der in pem.unarmor(data, multiple=True)
+                if kind == "CERTIFICATE"
+            )
+        else:
+            certs = (x509.Certificate.load(data),)
+        # Force a full parse now so a corrupt file fails here, not in the middle of a verification.
+        for cert in certs:
+            _ = cert.native
+    except (ValueError, TypeError) as error:
+        raise TrustConfigurationError(
+            f"trust root file {file} is not a valid PEM or DER certificate: {error}"
+        ) from error
+    if not certs:
+        raise TrustConfigurationError(f"trust root file {file} holds no certificate")
+    return certs
+
+
+def load_trust(
+    extra_pem_paths: Sequence[str | PathLike[str]] = (), *, development: bool | None = None
+) -> TrustSettings:
+    """Trust roots from the given PEM files, plus the development root in development mode."""
+    if development is None:
+        development = is_development_mode()
+    roots: list[x509.Certificate] = []
+    if development:
+        roots.extend(load_certificates(dev_root_path()))
+    for path in extra_pem_paths:
+        roots.extend(load_certificates(path))
+    unique = {root.sha256: root for root in roots}
+    return TrustSettings(roots=tuple(unique.values()), development=development)

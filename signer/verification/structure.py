@@ -1,0 +1,163 @@
+"""Checks on the raw bytes and revisions that pyHanko tolerates but a strict verifier must not."""
+
+from __future__ import annotations
+
+import io
+import os
+import re
+from typing import BinaryIO
+
+from pyhanko.pdf_utils import generic
+from pyhanko.pdf_utils.reader import PdfFileReader
+
+from signer.errors import UnreadablePdfError
+
+_HEADER_WINDOW = 1024
+# After the last revision's cross-reference data only its trailer, startxref and %%EOF may follow.
+_TAIL_RE = re.compile(
+    rb"\A[\x00\t\n\x0c\r ]*(?:trailer)?[\x00\t\n\x0c\r ]*(?:<<.*?>>)?[\x00\t\n\x0c\r ]*"
+    rb"startxref[\x00\t\n\x0c\r ]+(\d+)[\x00\t\n\x0c\r ]*%%EOF[\x00\t\n\x0c\r ]*\Z",
+    re.DOTALL,
+)
+_MAX_TAIL = 64 * 1024
+_MAX_PREFIX_ATTEMPTS = 32
+_WHITESPACE = b"\x00\t\n\x0c\r "
+
+
+def stream_size(stream: BinaryIO) -> int:
+    """Length of a seekable stream."""
+    stream.seek(0, os.SEEK_END)
+    return stream.tell()
+
+
+def open_reader(stream: BinaryIO) -> PdfFileReader:
+    """A strict pyHanko reader, or UnreadablePdfError for anything that is not a readable PDF."""
+    stream.seek(0)
+    head = stream.read(_HEADER_WINDOW)
+    if not head:
+        raise UnreadablePdfError("the file is empty")
+    if b"%PDF-" not in head:
+        raise UnreadablePdfError("the file is not a PDF (no %PDF- header)")
+    try:
+        reader = PdfFileReader(stream, strict=True)
+        # Touch the catalog now so a broken document fails here, not halfway through a signature.
+        root = reader.root
+        if not isinstance(root, generic.DictionaryObject):
+            raise UnreadablePdfError("the document catalog is not a dictionary")
+        _ = root.get("/AcroForm")
+        _ = root.get("/Pages")
+    except UnreadablePdfError:
+        raise
+    except RecursionError:
+        raise UnreadablePdfError("the PDF is nested too deeply to read") from None
+    except Exception as error:  # pyHanko raises many types on broken input; all mean unreadable
+        raise UnreadablePdfError(f"the PDF cannot be read: {_describe(error)}") from None
+    return reader
+
+
+def _describe(error: BaseException) -> str:
+    text = str(error).strip().splitlines()
+    return text[0][:200] if text else type(error).__name__
+
+
+def tail_problem(reader: PdfFileReader, size: int) -> str | None:
+    """A problem if anything but whitespace follows the last revision's trailer and %%EOF."""
+    xrefs = reader.xrefs
+    last = xrefs.total_revisions - 1
+    meta = xrefs.get_xref_container_info(last)
+    start = meta.end_location
+    if size - start > _MAX_TAIL:
+        return f"{size - start} bytes follow the last revision's cross-reference data"
+    stream = reader.stream
+    stream.seek(start)
+    tail = stream.read(size - start)
+    match = _TAIL_RE.match(tail)
+    if match is None:
+        return "bytes that belong to no revision follow the last %%EOF"
+    if int(match.group(1)) != meta.declared_startxref:
+        return "the final startxref does not point at the last revision"
+    return None
+
+
+def revision_problems(reader: PdfFileReader) -> list[str]:
+    """Problems with incremental updates: an empty cross-reference section, hybrid sections."""
+    problems = []
+    xrefs = reader.xrefs
+    for revision in range(1, xrefs.total_revisions):
+        if not xrefs.explicit_refs_in_revision(revision):
+            problems.append(f"revision {revision + 1} has an empty cross-reference section")
+    if xrefs.hybrid_xrefs_present:
+        problems.append("the file uses hybrid cross-reference sections")
+    return problems
+
+
+def byte_range_problem(
+    sig_object: generic.DictionaryObject, stream: BinaryIO, size: int
+) -> str | None:
+    """A problem if /ByteRange is not [0 a b c] with /Contents filling exactly the gap."""
+    try:
+        byte_range = sig_object.raw_get("/ByteRange")
+    except KeyError:
+        return "the signature has no /ByteRange"
+    if isinstance(byte_range, generic.IndirectObject):
+        return "/ByteRange is an indirect object"
+    if not isinstance(byte_range, generic.ArrayObject) or len(byte_range) != 4:
+        return "/ByteRange is not an array of four integers"
+    if not all(type(v) is generic.NumberObject for v in byte_range):
+        return "/ByteRange holds something other than integers"
+    start1, len1, start2, len2 = (int(v) for v in byte_range)
+    if start1 != 0:
+        return "/ByteRange does not start at the beginning of the file"
+    if min(len1, start2, len2) < 0 or start2 < len1:
+        return "/ByteRange ranges are negative or overlap"
+    if start2 + len2 > size:
+        return "/ByteRange reaches beyond the end of the file"
+    gap = start2 - len1
+    if gap < 2 or gap > 4 * 1024 * 1024:
+        return "the gap in /ByteRange cannot hold the signature"
+    try:
+        contents = sig_object.raw_get("/Contents", decrypt=generic.EncryptedObjAccess.RAW)
+    except KeyError:
+        return "the signature has no /Contents"
+    if not isinstance(contents, generic.ByteStringObject | generic.TextStringObject):
+        return "/Contents is not a string"
+    stream.seek(len1)
+    window = stream.read(gap)
+    if window[:1] != b"<" or window[-1:] != b">":
+        return "the gap in /ByteRange does not hold a hexadecimal /Contents string"
+    try:
+        in_gap = bytes.fromhex(window[1:-1].decode("ascii"))
+    except (UnicodeDecodeError, ValueError):
+        return "the gap in /ByteRange holds something other than hexadecimal digits"
+    if in_gap != contents.original_bytes:
+        return "/Contents is not the string that the /ByteRange gap leaves unsigned"
+    if not in_gap.rstrip(b"\x00"):
+        return "/Contents is empty or zeroed"
+    return None
+
+
+def signed_prefix(stream: BinaryIO, size: int) -> int | None:
+    """The length of the longest prefix ending at a %%EOF that opens as a PDF, if any."""
+    stream.seek(0)
+    data = stream.read(size)
+    end = len(data)
+    for _ in range(_MAX_PREFIX_ATTEMPTS):
+        position = data.rfind(b"%%EOF", 0, end)
+        if position < 0:
+            return None
+        cut = position + 5
+        while cut < len(data) and data[cut : cut + 1] in (b"\r", b"\n"):
+            cut += 1
+        if cut < size:
+            try:
+                open_reader(io.BytesIO(data[:cut]))
+                return cut
+            except UnreadablePdfError:
+                pass
+        end = position
+    return None
+
+
+def is_whitespace(data: bytes) -> bool:
+    """True when the bytes are PDF whitespace only."""
+    return not data.strip(_WHITESPACE)

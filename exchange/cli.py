@@ -144,11 +144,9 @@ def sign_command(
         tsa_url = DEV_TSA_URL
     if level is None:
         level = "b-t" if tsa_url else "b-b"
-    if pkcs11_module is not None:
-        os.environ.setdefault("CONGVAN_PKCS11_MODULE", pkcs11_module)
     pin = read_pin(pin_env)
     try:
-        loaded = load_credential(credential, pin)
+        loaded = load_credential(credential, pin, pkcs11_module=pkcs11_module)
     except WrongPinError:
         fail("mã PIN không đúng hoặc không mở được chứng thư số")
     trust = load_trust(trust_paths, development=development)

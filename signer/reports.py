@@ -76,7 +76,8 @@ def _render_signature(index: int, signature: SignatureReport) -> list[str]:
         if signer.organization_identifier:
             agency += f" (mã định danh {signer.organization_identifier})"
         lines.append(f"  Cơ quan: {agency}")
-        lines.append(f"  Chứng thư số: số hiệu {signer.serial}, do {signer.issuer} cấp")
+        issuer = signer.issuer_common_name or signer.issuer
+        lines.append(f"  Chứng thư số: số hiệu {signer.serial}, do {issuer} cấp")
     else:
         lines.append(f"  {who}: không đọc được")
     if signature.kind == "signature":

@@ -93,11 +93,14 @@ def test_verify_json_follows_the_contract(signed_pdf: Path) -> None:
         "problems",
     }
     assert set(signature["signer"]) >= {"common_name", "organization", "serial", "issuer"}
-    assert signature["signer"]["organization"] == "UBND huyện Tân Phú Đông"
+    assert signature["signer"]["organization"] == "Ủy ban nhân dân huyện Tân Phú Đông"
     assert signature["integrity"] is True and signature["trusted"] is True
     assert signature["revocation"] == "good"  # embedded at B-LT, judged offline
-    assert signature["coverage"] == "entire_file"
+    # The DSS added for B-LT follows the signed revision: a permitted addition.
+    assert signature["coverage"] == "entire_revision"
+    assert signature["modifications"] == "dss_and_timestamps"
     assert signature["pades_level"] == "B-LT"
+    assert signature["signer"]["issuer"].startswith("CN=congvan DEV Official-Use CA")
 
 
 def test_verify_fails_a_modified_document_with_exit_1(signed_pdf: Path, tmp_path: Path) -> None:
@@ -253,4 +256,4 @@ def test_demo_signs_twice_and_both_signatures_pass(tmp_path: Path, dev_services:
     report = json.loads(congvan("verify", issued, "--json").stdout)
     assert report["verdict"] == "passed"
     signers = [s["signer"]["organization"] for s in report["signatures"] if s["signer"]]
-    assert signers.count("UBND huyện Tân Phú Đông") == 2
+    assert signers.count("Ủy ban nhân dân huyện Tân Phú Đông") == 2

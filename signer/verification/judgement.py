@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from asn1crypto import x509
+from cryptography.x509 import load_der_x509_certificate
 from pyhanko.sign.diff_analysis import DiffResult, ModificationLevel, SuspiciousModification
 from pyhanko.sign.validation.status import (
     DocumentTimestampStatus,
@@ -74,20 +75,26 @@ def signer_info(cert: x509.Certificate) -> SignerInfo:
 
 def _read_signer_info(cert: x509.Certificate) -> SignerInfo:
     subject = cert.subject.native
+    encoding = cert.dump()
 
     def first(key: str) -> str | None:
-        value = subject.get(key)
-        if isinstance(value, list):
-            value = value[0] if value else None
-        return None if value is None else str(value)
+        return _first_value(subject, key)
 
     return SignerInfo(
         common_name=first("common_name") or cert.subject.human_friendly,
         organization=first("organization_name"),
         serial=format(cert.serial_number, "X"),
-        issuer=cert.issuer.human_friendly,
+        issuer=load_der_x509_certificate(encoding).issuer.rfc4514_string(),
         organization_identifier=first("organization_identifier"),
+        issuer_common_name=_first_value(cert.issuer.native, "common_name"),
     )
+
+
+def _first_value(name: dict[str, object], key: str) -> str | None:
+    value = name.get(key)
+    if isinstance(value, list):
+        value = value[0] if value else None
+    return None if value is None else str(value)
 
 
 def _key_usage_ok(cert: x509.Certificate) -> bool:

@@ -20,6 +20,7 @@ class SignerInfo:
     serial: str
     issuer: str
     organization_identifier: str | None = None
+    issuer_common_name: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """The contract's `signer` object (plus the agency identifier)."""
@@ -29,6 +30,7 @@ class SignerInfo:
             "serial": self.serial,
             "issuer": self.issuer,
             "organization_identifier": self.organization_identifier,
+            "issuer_common_name": self.issuer_common_name,
         }
 
 

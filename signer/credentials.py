@@ -1,0 +1,388 @@
+"""Signing credentials: a private key unlocked once, its certificate and its chain."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import os
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote, unquote_to_bytes
+
+from asn1crypto import algos, cms, x509
+from asn1crypto import pkcs12 as asn1_pkcs12
+from cryptography import x509 as pyca_x509
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
+from cryptography.hazmat.primitives.serialization import pkcs12
+from pyhanko.sign.attributes import CMSAttributeProvider, SignedAttributeProviderSpec
+from pyhanko.sign.general import as_signing_certificate_v2
+from pyhanko.sign.signers import Signer
+from pyhanko_certvalidator.registry import SimpleCertificateStore
+
+from signer.errors import CredentialError, SignerError, WrongPinError
+
+__all__ = ["Credential", "KeySigner", "load_credential"]
+
+# Circular 15/2025/TT-BKHCN: RSA at least 2048 bits (RSASSA-PSS), ECDSA at least 256 bits.
+MIN_RSA_BITS = 2048
+MIN_EC_BITS = 256
+PSS_SALT_LENGTH = 32
+
+PrivateKey = rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey
+
+
+def _pss_mechanism() -> algos.SignedDigestAlgorithm:
+    """RSASSA-PSS with SHA-256, MGF1-SHA-256 and a 32-byte salt, as a CMS algorithm identifier."""
+    return algos.SignedDigestAlgorithm(
+        {
+            "algorithm": "rsassa_pss",
+            "parameters": algos.RSASSAPSSParams(
+                {
+                    "hash_algorithm": {"algorithm": "sha256"},
+                    "mask_gen_algorithm": {
+                        "algorithm": "mgf1",
+                        "parameters": {"algorithm": "sha256"},
+                    },
+                    "salt_length": PSS_SALT_LENGTH,
+                    "trailer_field": "trailer_field_bc",
+                }
+            ),
+        }
+    )
+
+
+class _FixedAttribute(CMSAttributeProvider):  # type: ignore[misc]
+    """Supplies one attribute built and parsed once."""
+
+    def __init__(self, attribute: cms.CMSAttribute) -> None:
+        self.attribute_type = attribute["type"].native
+        self._attribute = attribute
+
+    async def get_attribute(self, dry_run: bool = False) -> cms.CMSAttribute:
+        return self._attribute
+
+
+class _PadesSignedAttributes(SignedAttributeProviderSpec):  # type: ignore[misc]
+    """PAdES B-B signed attributes besides content type and digest: signing-certificate-v2 only.
+
+    pyHanko rebuilds this attribute for every signature, and asn1crypto re-encodes freshly
+    built nested values again at every enclosing level: ~25 ms per signature, more than the
+    signature itself. Parsing it back from DER once makes every later encoding a copy.
+    (PAdES forbids the signing-time attribute; the time goes in the signature dictionary.)
+    """
+
+    def __init__(self, certificate: x509.Certificate) -> None:
+        built = cms.CMSAttribute(
+            {"type": "signing_certificate_v2", "values": [as_signing_certificate_v2(certificate)]}
+        )
+        self._provider = _FixedAttribute(cms.CMSAttribute.load(built.dump()))
+
+    def signed_attr_providers(
+        self, data_digest: bytes, digest_algorithm: str
+    ) -> Iterable[CMSAttributeProvider]:
+        return (self._provider,)
+
+
+class KeySigner(Signer):  # type: ignore[misc]  # pyHanko ships no type information we check
+    """A pyHanko signer holding an already parsed and validated private key object."""
+
+    def __init__(
+        self,
+        key: PrivateKey,
+        certificate: x509.Certificate,
+        chain: Iterable[x509.Certificate],
+    ) -> None:
+        self._key = key
+        mechanism = _mechanism_for("rsa" if isinstance(key, rsa.RSAPrivateKey) else "ec")
+        registry = SimpleCertificateStore()  # type: ignore[no-untyped-call]
+        registry.register_multiple(list(chain))
+        super().__init__(
+            signature_mechanism=mechanism,
+            signing_cert=certificate,
+            cert_registry=registry,
+            prefer_pss=True,
+        )
+        # Only PAdES signatures are made with this signer (see _PadesSignedAttributes).
+        self.signed_attr_prov_spec = _PadesSignedAttributes(certificate)
+
+    @property
+    def max_signature_size(self) -> int:
+        """Upper bound of the raw signature length in bytes (DER for ECDSA)."""
+        if isinstance(self._key, rsa.RSAPrivateKey):
+            return (self._key.key_size + 7) // 8
+        # DER SEQUENCE of two INTEGERs, each possibly one byte longer for the sign bit.
+        return 2 * ((self._key.curve.key_size + 7) // 8 + 3) + 3
+
+    async def async_sign_raw(
+        self, data: bytes, digest_algorithm: str, dry_run: bool = False
+    ) -> bytes:
+        """Sign ``data`` with the loaded key (a dry run signs too: it is cheap and sized right)."""
+        if digest_algorithm != "sha256":
+            raise CredentialError(
+                f"this credential signs with SHA-256 only, not {digest_algorithm}"
+            )
+        if isinstance(self._key, rsa.RSAPrivateKey):
+            pss = padding.PSS(mgf=padding.MGF1(hashes.SHA256()), salt_length=PSS_SALT_LENGTH)
+            return self._key.sign(data, pss, hashes.SHA256())
+        return self._key.sign(data, ec.ECDSA(hashes.SHA256()))
+
+
+@dataclass(frozen=True)
+class Credential:
+    """A ready-to-use signer with the certificate it signs as and the certificates above it."""
+
+    signer: Signer
+    certificate: x509.Certificate
+    chain: tuple[x509.Certificate, ...]
+
+    def _subject_value(self, attribute: str) -> str | None:
+        value = self.certificate.subject.native.get(attribute)
+        if isinstance(value, list):  # a multi-valued attribute: the first one names the subject
+            value = value[0] if value else None
+        return str(value) if value is not None else None
+
+    @property
+    def common_name(self) -> str | None:
+        """The subject's common name (CN)."""
+        return self._subject_value("common_name")
+
+    @property
+    def organization(self) -> str | None:
+        """The subject's organization (O), i.e. the agency name."""
+        return self._subject_value("organization_name")
+
+    @property
+    def organization_identifier(self) -> str | None:
+        """The agency identifier carried in organizationIdentifier (2.5.4.97)."""
+        return self._subject_value("organization_identifier")
+
+
+def _to_asn1(cert: pyca_x509.Certificate) -> x509.Certificate:
+    return x509.Certificate.load(cert.public_bytes(serialization.Encoding.DER))
+
+
+def _order_chain(
+    leaf: x509.Certificate, others: Iterable[x509.Certificate]
+) -> tuple[x509.Certificate, ...]:
+    """The leaf's issuers found among ``others``, nearest first; other certificates are dropped."""
+    remaining = [c for c in others if c.dump() != leaf.dump()]
+    ordered: list[x509.Certificate] = []
+    current = leaf
+    while current.self_signed == "no":
+        issuer = next((c for c in remaining if c.subject == current.issuer and c.ca), None)
+        if issuer is None:
+            break
+        ordered.append(issuer)
+        remaining.remove(issuer)
+        current = issuer
+    return tuple(ordered)
+
+
+def credential_from_key(
+    key: object,
+    certificate: pyca_x509.Certificate,
+    chain: Iterable[pyca_x509.Certificate] = (),
+    *,
+    origin: str = "credential",
+) -> Credential:
+    """Build a Credential from a parsed key and certificates, refusing weak or mismatched keys."""
+    if isinstance(key, rsa.RSAPrivateKey):
+        if key.key_size < MIN_RSA_BITS:
+            raise CredentialError(f"{origin}: RSA key of {key.key_size} bits; at least 2048 needed")
+    elif isinstance(key, ec.EllipticCurvePrivateKey):
+        if key.curve.key_size < MIN_EC_BITS:
+            raise CredentialError(
+                f"{origin}: ECDSA key of {key.curve.key_size} bits; at least 256 needed"
+            )
+    else:
+        raise CredentialError(f"{origin}: unsupported key type; RSA or ECDSA keys only")
+    spki = serialization.PublicFormat.SubjectPublicKeyInfo
+    der = serialization.Encoding.DER
+    if key.public_key().public_bytes(der, spki) != certificate.public_key().public_bytes(der, spki):
+        raise CredentialError(f"{origin}: the private key does not belong to the certificate")
+    leaf = _to_asn1(certificate)
+    ordered = _order_chain(leaf, (_to_asn1(c) for c in chain))
+    return Credential(signer=KeySigner(key, leaf, ordered), certificate=leaf, chain=ordered)
+
+
+def _is_pkcs12_structure(data: bytes) -> bool:
+    """Tell a well-formed PKCS#12 container (so a refusal means a wrong PIN) from garbage."""
+    try:
+        pfx = asn1_pkcs12.Pfx.load(data, strict=True)
+        pfx["auth_safe"]["content_type"].native  # noqa: B018  # forces parsing of the outer layer
+        return bool(pfx["version"].native == "v3")
+    except (ValueError, TypeError, KeyError):
+        return False
+
+
+def load_pkcs12_credential(path: Path, pin: str | None) -> Credential:
+    """Unlock a PKCS#12 file with its PIN (passphrase); parse and validate the key once."""
+    try:
+        data = path.read_bytes()
+    except OSError as error:
+        raise CredentialError(f"cannot read credential file {path}: {error.strerror}") from None
+    if not _is_pkcs12_structure(data):
+        raise CredentialError(f"{path} is not a PKCS#12 (.p12/.pfx) file")
+    password = pin.encode("utf-8") if pin is not None else None
+    try:
+        key, cert, extra = pkcs12.load_key_and_certificates(data, password)
+    except ValueError:
+        if pin is None:
+            raise WrongPinError(f"{path} is protected by a PIN, and none was given") from None
+        raise WrongPinError(f"the PIN does not unlock {path}") from None
+    except Exception as error:  # cryptography reports unsupported encodings in several types
+        raise CredentialError(f"cannot load PKCS#12 file {path}: {error}") from None
+    if key is None or cert is None:
+        raise CredentialError(f"{path} holds no private key with its certificate")
+    return credential_from_key(key, cert, extra, origin=str(path))
+
+
+def _parse_pkcs11_uri(uri: str) -> tuple[dict[str, str], dict[str, str]]:
+    """Split an RFC 7512 URI into its path and query attributes, percent-decoded."""
+    body = uri[len("pkcs11:") :]
+    path, _, query = body.partition("?")
+
+    def pairs(text: str, separator: str) -> dict[str, str]:
+        found: dict[str, str] = {}
+        for item in filter(None, text.split(separator)):
+            name, equals, value = item.partition("=")
+            if not equals:
+                raise CredentialError(f"malformed PKCS#11 URI attribute {item!r}")
+            found[name.strip().lower()] = value
+        return found
+
+    return pairs(path, ";"), pairs(query, "&")
+
+
+def load_pkcs11_credential(uri: str, pin: str | None, module: str | None) -> Credential:
+    """Open a session on the token named by ``uri`` and find its key and certificates.
+
+    The key never leaves the token; one test signature at load proves the key matches the
+    certificate and the PIN works, so signing later cannot fail on either.
+    """
+    try:
+        from pyhanko.config.pkcs11 import TokenCriteria
+        from pyhanko.sign.pkcs11 import PKCS11Signer
+    except ImportError:
+        raise CredentialError(
+            "PKCS#11 support needs python-pkcs11 (pip install 'pyhanko[pkcs11]')"
+        ) from None
+    path, query = _parse_pkcs11_uri(uri)
+    module = module or (unquote(query["module-path"]) if "module-path" in query else None)
+    if not module:
+        raise CredentialError("a PKCS#11 credential needs the module path (--pkcs11-module)")
+    if pin is None and "pin-value" in query:
+        pin = unquote(query["pin-value"])
+    if pin is None:
+        raise WrongPinError(f"the PKCS#11 token {uri} needs a PIN, and none was given")
+    label = unquote(path["token"]) if "token" in path else None
+    serial = unquote_to_bytes(path["serial"]) if "serial" in path else None
+    criteria = TokenCriteria(label=label, serial=serial) if label or serial else None
+    object_label = unquote(path["object"]) if "object" in path else None
+    object_id = unquote_to_bytes(path["id"]) if "id" in path else None
+    if object_label is None and object_id is None:
+        raise CredentialError(f"{uri} names no key: add object=LABEL or id=%XX")
+    session = _open_session(module, criteria, pin, uri)
+    try:
+        probe = PKCS11Signer(
+            session, key_label=object_label, key_id=object_id, other_certs_to_pull=None
+        )
+        leaf = probe.signing_cert  # loads certificate and key handle now, synchronously
+        chain = _order_chain(leaf, probe.cert_registry)
+        signer = PKCS11Signer(
+            session,
+            key_label=object_label,
+            key_id=object_id,
+            signing_cert=leaf,
+            ca_chain=chain,
+            signature_mechanism=_mechanism_for(leaf.public_key.algorithm),
+            # Many tokens (SoftHSM2 among them) offer only raw CKM_ECDSA: hash on our side.
+            use_raw_mechanism=leaf.public_key.algorithm == "ec",
+        )
+        signer.signed_attr_prov_spec = _PadesSignedAttributes(leaf)
+        _check_key_matches(signer, leaf, uri)
+    except SignerError:
+        raise
+    except Exception as error:  # python-pkcs11 and pyHanko's lookup raise many types
+        reason = str(error).strip() or type(error).__name__
+        raise CredentialError(f"cannot use the key of {uri}: {reason}") from None
+    return Credential(signer=signer, certificate=leaf, chain=chain)
+
+
+# PKCS#11 login state belongs to the process, not the session: a second login to a token fails.
+# So one session per token is kept and reused, and a later PIN is checked against the first.
+_SESSIONS: dict[tuple[str, str | None, bytes | None], tuple[Any, bytes]] = {}
+
+
+def _open_session(module: str, criteria: Any, pin: str, uri: str) -> Any:
+    from pkcs11 import exceptions as p11_errors
+    from pyhanko.sign.pkcs11 import open_pkcs11_session
+
+    key = (module, criteria.label if criteria else None, criteria.serial if criteria else None)
+    pin_digest = hashlib.sha256(pin.encode("utf-8")).digest()
+    if key in _SESSIONS:
+        session, known = _SESSIONS[key]
+        if not hmac.compare_digest(known, pin_digest):
+            raise WrongPinError(f"the PIN does not unlock the PKCS#11 token of {uri}")
+        return session
+    try:
+        session = open_pkcs11_session(module, token_criteria=criteria, user_pin=pin)
+    except (p11_errors.PinIncorrect, p11_errors.PinInvalid, p11_errors.PinLenRange):
+        raise WrongPinError(f"the PIN does not unlock the PKCS#11 token of {uri}") from None
+    except p11_errors.PinLocked:
+        raise WrongPinError(f"the PKCS#11 token of {uri} is locked (too many wrong PINs)") from None
+    except Exception as error:  # the module and python-pkcs11 raise many unrelated types
+        reason = str(error).strip() or type(error).__name__
+        raise CredentialError(f"cannot open the PKCS#11 token of {uri}: {reason}") from None
+    _SESSIONS[key] = (session, pin_digest)
+    return session
+
+
+def _mechanism_for(algorithm: str) -> algos.SignedDigestAlgorithm:
+    if algorithm == "rsa":
+        built = _pss_mechanism()
+    elif algorithm == "ec":
+        built = algos.SignedDigestAlgorithm({"algorithm": "sha256_ecdsa"})
+    else:
+        raise CredentialError(f"unsupported key type {algorithm}; RSA or ECDSA keys only")
+    # Parsed back from DER so asn1crypto does not re-encode the PSS parameters on every use.
+    return algos.SignedDigestAlgorithm.load(built.dump())
+
+
+def _check_key_matches(signer: Signer, certificate: x509.Certificate, origin: str) -> None:
+    """Sign a random challenge with the token and verify it against the certificate."""
+    bits = certificate.public_key.bit_size
+    if certificate.public_key.algorithm == "rsa" and bits < MIN_RSA_BITS:
+        raise CredentialError(f"{origin}: RSA key of {bits} bits; at least 2048 needed")
+    if certificate.public_key.algorithm == "ec" and bits < MIN_EC_BITS:
+        raise CredentialError(f"{origin}: ECDSA key of {bits} bits; at least 256 needed")
+    challenge = os.urandom(32)
+    signature = asyncio.run(signer.async_sign_raw(challenge, "sha256"))
+    public = serialization.load_der_public_key(certificate.public_key.dump())
+    try:
+        if isinstance(public, rsa.RSAPublicKey):
+            pss = padding.PSS(mgf=padding.MGF1(hashes.SHA256()), salt_length=PSS_SALT_LENGTH)
+            public.verify(signature, challenge, pss, hashes.SHA256())
+        elif isinstance(public, ec.EllipticCurvePublicKey):
+            public.verify(signature, challenge, ec.ECDSA(hashes.SHA256()))
+    except InvalidSignature:
+        raise CredentialError(f"{origin}: the key does not belong to the certificate") from None
+
+
+def load_credential(
+    source: str | os.PathLike[str],
+    pin: str | None = None,
+    *,
+    pkcs11_module: str | os.PathLike[str] | None = None,
+) -> Credential:
+    """Load a PKCS#12 file or an RFC 7512 PKCS#11 URI into a reusable Credential."""
+    text = os.fspath(source)
+    if text.lower().startswith("pkcs11:"):
+        module = os.fspath(pkcs11_module) if pkcs11_module is not None else None
+        return load_pkcs11_credential(text, pin, module)
+    return load_pkcs12_credential(Path(text), pin)

@@ -1,0 +1,302 @@
+"""PAdES signing (B-B, B-T, B-LT, B-LTA) of PDF files, file to file with bounded memory."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, BinaryIO, Literal
+
+from asn1crypto import x509
+from pyhanko.pdf_utils.generic import DictionaryObject
+from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+from pyhanko.pdf_utils.misc import PdfError
+from pyhanko.sign.fields import MDPPerm, SigSeedSubFilter
+from pyhanko.sign.general import SigningError as PyHankoSigningError
+from pyhanko.sign.signers import PdfSignatureMetadata, PdfSigner
+from pyhanko.sign.timestamps import HTTPTimeStamper
+from pyhanko.sign.timestamps.common_utils import TimestampRequestError
+from pyhanko_certvalidator import ValidationContext
+
+from signer.credentials import Credential, KeySigner
+from signer.errors import SignerError, SigningError, UnreadablePdfError
+
+__all__ = ["Level", "SignOptions", "SignResult", "sign_pdf"]
+
+Level = Literal["b-b", "b-t", "b-lt", "b-lta"]
+LEVELS: tuple[Level, ...] = ("b-b", "b-t", "b-lt", "b-lta")
+DocMdp = Literal["no_changes", "fill_forms", "annotate"]
+
+CHUNK_SIZE = 1 << 20
+TSA_TIMEOUT_SECONDS = 10
+# Room in the CMS container besides certificates, raw signature and the issuer name (which
+# appears twice: SignerInfo's issuer-and-serial and ESS signing-certificate-v2): content type,
+# message digest, serials, algorithm identifiers with PSS parameters, DER framing. About
+# 300 bytes measured on the dev PKI; 1 KiB reserved.
+CMS_FIXED_BYTES = 1024
+# Room for an RFC 3161 token: TSTInfo plus the TSA's own SignedData, which usually carries the
+# TSA certificate and sometimes its chain (about 1.5 KiB per certificate, ~5 KiB seen in practice).
+TIMESTAMP_TOKEN_BYTES = 16384
+
+_DOCMDP = {
+    "no_changes": MDPPerm.NO_CHANGES,
+    "fill_forms": MDPPerm.FILL_FORMS,
+    "annotate": MDPPerm.ANNOTATE,
+}
+
+
+@dataclass(frozen=True)
+class SignOptions:
+    """What kind of signature to add, and the text it carries."""
+
+    level: Level = "b-b"
+    certify: bool = False
+    docmdp: DocMdp = "fill_forms"
+    field_name: str | None = None
+    reason: str | None = None
+    location: str | None = None
+    signer_name: str | None = None
+    contact_info: str | None = None
+    tsa_url: str | None = None
+    trust_roots: tuple[x509.Certificate, ...] = ()
+
+
+@dataclass(frozen=True)
+class SignResult:
+    """The signature field used, the level reached, and the SHA-256 and size of the output."""
+
+    field_name: str
+    level: Level
+    digest_sha256: str
+    size: int
+
+    def to_dict(self) -> dict[str, str | int]:
+        """Plain JSON-ready form."""
+        return {
+            "field_name": self.field_name,
+            "level": self.level,
+            "digest_sha256": self.digest_sha256,
+            "size": self.size,
+        }
+
+
+def signature_bytes_reserved(credential: Credential, level: Level) -> int:
+    """Size of the /Contents placeholder (hex digits) that always fits our CMS container."""
+    certificates = sum(len(c.dump()) for c in (credential.certificate, *credential.chain))
+    signer = credential.signer
+    raw_signature = signer.max_signature_size if isinstance(signer, KeySigner) else 1024
+    issuer_name = len(credential.certificate.issuer.dump())
+    der_size = certificates + raw_signature + 2 * issuer_name + CMS_FIXED_BYTES
+    if level != "b-b":
+        der_size += TIMESTAMP_TOKEN_BYTES
+    # Revocation data needs no room here: with the PAdES subfilter, B-LT puts OCSP responses
+    # and CRLs in the document security store, a later incremental update, not in the CMS.
+    return 2 * der_size
+
+
+def _check_options(options: SignOptions) -> None:
+    if options.level not in LEVELS:
+        raise SigningError(f"unknown PAdES level {options.level!r}; use one of {', '.join(LEVELS)}")
+    if options.docmdp not in _DOCMDP:
+        raise SigningError(f"unknown DocMDP permission {options.docmdp!r}")
+    if options.level != "b-b" and not options.tsa_url:
+        raise SigningError(f"level {options.level} needs a timestamping authority URL (tsa_url)")
+    if options.level in ("b-lt", "b-lta") and not options.trust_roots:
+        raise SigningError(f"level {options.level} needs trust roots to collect revocation data")
+
+
+def _copy_hashing(source: IO[bytes], target: IO[bytes], digest: hashlib._Hash) -> int:
+    size = 0
+    while chunk := source.read(CHUNK_SIZE):
+        digest.update(chunk)
+        target.write(chunk)
+        size += len(chunk)
+    return size
+
+
+def _open_writer(work: IO[bytes]) -> IncrementalPdfFileWriter:
+    """Parse the copied input; anything that is not a plain readable PDF is refused."""
+    work.seek(0)
+    if work.read(5) != b"%PDF-":
+        raise UnreadablePdfError("the input is not a PDF file (no %PDF- header)")
+    work.seek(0)
+    try:
+        writer = IncrementalPdfFileWriter(work, strict=True)
+        if writer.prev.encrypted:
+            raise UnreadablePdfError("the PDF is encrypted; decrypt it before signing")
+        writer.root["/Pages"]  # a PDF without a page tree is not a document
+    except SignerError:
+        raise
+    except (PdfError, ValueError, KeyError, IndexError, TypeError, AttributeError) as error:
+        raise UnreadablePdfError(f"the PDF cannot be read: {error}") from None
+    except RecursionError:
+        raise UnreadablePdfError("the PDF is nested too deeply to be read") from None
+    return writer
+
+
+def _existing_field_names(writer: IncrementalPdfFileWriter) -> set[str]:
+    try:
+        acroform = writer.root.get("/AcroForm")
+        fields = acroform.get_object().get("/Fields", []) if acroform is not None else []
+        names: set[str] = set()
+        for ref in fields:
+            field = ref.get_object()
+            if isinstance(field, DictionaryObject) and "/T" in field:
+                names.add(str(field["/T"]))
+        return names
+    except (PdfError, ValueError, KeyError, TypeError, AttributeError) as error:
+        raise UnreadablePdfError(f"the PDF's form fields cannot be read: {error}") from None
+
+
+def _free_field_name(writer: IncrementalPdfFileWriter) -> str:
+    taken = _existing_field_names(writer)
+    number = 1
+    while f"Signature{number}" in taken:
+        number += 1
+    return f"Signature{number}"
+
+
+def _describe(error: BaseException) -> str:
+    """Join an error with its causes: pyHanko wraps the informative part."""
+    parts: list[str] = []
+    current: BaseException | None = error
+    while current is not None and len(parts) < 4:
+        text = str(current) or type(current).__name__
+        if text not in parts:
+            parts.append(text)
+        current = current.__cause__ or current.__context__
+    return ": ".join(parts)
+
+
+async def _run_signer(
+    pdf_signer: PdfSigner,
+    writer: IncrementalPdfFileWriter,
+    bytes_reserved: int,
+    context: ValidationContext | None,
+) -> None:
+    try:
+        await pdf_signer.async_sign_pdf(
+            writer, bytes_reserved=bytes_reserved, in_place=True, chunk_size=CHUNK_SIZE
+        )
+    finally:
+        if context is not None:
+            await context.aclose()  # type: ignore[no-untyped-call]
+
+
+def _sign_into(
+    source: IO[bytes], work: IO[bytes], credential: Credential, options: SignOptions
+) -> SignResult:
+    """Copy ``source`` into ``work`` (hashing it), then append the signature in place."""
+    digest = hashlib.sha256()
+    original_size = _copy_hashing(source, work, digest)
+    if original_size == 0:
+        raise UnreadablePdfError("the input is empty")
+    writer = _open_writer(work)
+    field_name = options.field_name or _free_field_name(writer)
+
+    context = None
+    if options.level in ("b-lt", "b-lta"):
+        context = ValidationContext(
+            trust_roots=list(options.trust_roots),
+            allow_fetching=True,
+            revocation_mode="hard-fail",
+        )
+    metadata = PdfSignatureMetadata(
+        field_name=field_name,
+        md_algorithm="sha256",
+        subfilter=SigSeedSubFilter.PADES,
+        reason=options.reason,
+        location=options.location,
+        name=options.signer_name or credential.common_name,
+        contact_info=options.contact_info,
+        certify=options.certify,
+        docmdp_permissions=_DOCMDP[options.docmdp],
+        embed_validation_info=context is not None,
+        use_pades_lta=options.level == "b-lta",
+        validation_context=context,
+        # Agency certificates may carry digitalSignature only; officials carry both.
+        signer_key_usage={"digital_signature"},
+    )
+    timestamper = None
+    if options.level != "b-b" and options.tsa_url:
+        timestamper = HTTPTimeStamper(options.tsa_url, timeout=TSA_TIMEOUT_SECONDS)
+    pdf_signer = PdfSigner(metadata, credential.signer, timestamper=timestamper)
+    reserved = signature_bytes_reserved(credential, options.level)
+    try:
+        asyncio.run(_run_signer(pdf_signer, writer, reserved, context))
+    except TimestampRequestError as error:
+        raise SigningError(
+            f"the timestamping authority at {options.tsa_url} could not be reached: "
+            f"{_describe(error)}"
+        ) from None
+    except PyHankoSigningError as error:
+        if options.tsa_url and isinstance(error.__cause__, TimestampRequestError):
+            raise SigningError(
+                f"the timestamping authority at {options.tsa_url} failed: {_describe(error)}"
+            ) from None
+        raise SigningError(f"signing failed: {_describe(error)}") from None
+    except (PdfError, ValueError, KeyError, TypeError) as error:
+        raise UnreadablePdfError(f"the PDF cannot be signed: {_describe(error)}") from None
+
+    # Incremental updates only append, so the input's hash state extends to the whole output.
+    work.seek(original_size)
+    size = original_size
+    while chunk := work.read(CHUNK_SIZE):
+        digest.update(chunk)
+        size += len(chunk)
+    return SignResult(
+        field_name=field_name, level=options.level, digest_sha256=digest.hexdigest(), size=size
+    )
+
+
+@contextmanager
+def _opened_source(source: str | os.PathLike[str] | BinaryIO) -> Iterator[IO[bytes]]:
+    if not isinstance(source, str | os.PathLike):
+        yield source
+        return
+    try:
+        stream = open(source, "rb")  # noqa: SIM115  # closed below; the body's errors pass through
+    except OSError as error:
+        raise UnreadablePdfError(f"cannot read {os.fspath(source)}: {error.strerror}") from None
+    with stream:
+        yield stream
+
+
+def sign_pdf(
+    source: str | os.PathLike[str] | BinaryIO,
+    output: str | os.PathLike[str] | BinaryIO,
+    credential: Credential,
+    options: SignOptions = SignOptions(),  # frozen, so a shared default is safe
+) -> SignResult:
+    """Sign ``source`` into ``output``; nothing is written to ``output`` unless signing succeeds."""
+    _check_options(options)
+    with _opened_source(source) as stream:
+        if not isinstance(output, str | os.PathLike):
+            with tempfile.TemporaryFile() as work:
+                result = _sign_into(stream, work, credential, options)
+                work.seek(0)
+                shutil.copyfileobj(work, output, CHUNK_SIZE)
+            return result
+        target = Path(output)
+        descriptor, temp_name = tempfile.mkstemp(
+            dir=target.parent, prefix=f".{target.name}.", suffix=".part"
+        )
+        try:
+            # mkstemp makes the file private (0600); a signed document keeps the usual mode.
+            mode = target.stat().st_mode & 0o777 if target.exists() else 0o644
+            os.fchmod(descriptor, mode)
+            with os.fdopen(descriptor, "w+b") as work:
+                result = _sign_into(stream, work, credential, options)
+                work.flush()
+                os.fsync(work.fileno())
+            os.replace(temp_name, target)
+        except BaseException:
+            Path(temp_name).unlink(missing_ok=True)
+            raise
+        return result

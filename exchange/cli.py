@@ -197,7 +197,7 @@ def verify_command(
     Mã thoát: 0 mọi chữ ký hợp lệ; 1 có chữ ký không hợp lệ hoặc chưa xác định được; 2 tệp không
     phải PDF đọc được.
     """
-    from signer.reports import render_text
+    from signer.reports import VERDICTS, render_text
     from signer.trust import load_trust
     from signer.verification import verify_pdf
 
@@ -220,7 +220,8 @@ def verify_command(
             continue
         if report.verdict != "passed":
             worst = max(worst, EXIT_FAILED)
-            click.echo(f"congvan: {path}: {report.verdict}: {report.reason}", err=True)
+            verdict = VERDICTS[report.verdict]
+            click.echo(f"congvan: {path}: {verdict} ({report.verdict}): {report.reason}", err=True)
         if as_json:
             click.echo(json.dumps(report.to_dict(), ensure_ascii=False))
         else:

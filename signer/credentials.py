@@ -124,7 +124,7 @@ class KeySigner(Signer):  # type: ignore[misc]  # pyHanko ships no type informat
         """Sign ``data`` with the loaded key (a dry run signs too: it is cheap and sized right)."""
         if digest_algorithm != "sha256":
             raise CredentialError(
-                f"this credential signs with SHA-256 only, not {digest_algorithm}"
+                f"chứng thư này chỉ ký với SHA-256, không ký với {digest_algorithm}"
             )
         if isinstance(self._key, rsa.RSAPrivateKey):
             pss = padding.PSS(mgf=padding.MGF1(hashes.SHA256()), salt_length=PSS_SALT_LENGTH)
@@ -193,18 +193,18 @@ def credential_from_key(
     """Build a Credential from a parsed key and certificates, refusing weak or mismatched keys."""
     if isinstance(key, rsa.RSAPrivateKey):
         if key.key_size < MIN_RSA_BITS:
-            raise CredentialError(f"{origin}: RSA key of {key.key_size} bits; at least 2048 needed")
+            raise CredentialError(f"{origin}: khóa RSA {key.key_size} bit; cần ít nhất 2048 bit")
     elif isinstance(key, ec.EllipticCurvePrivateKey):
         if key.curve.key_size < MIN_EC_BITS:
             raise CredentialError(
-                f"{origin}: ECDSA key of {key.curve.key_size} bits; at least 256 needed"
+                f"{origin}: khóa ECDSA {key.curve.key_size} bit; cần ít nhất 256 bit"
             )
     else:
-        raise CredentialError(f"{origin}: unsupported key type; RSA or ECDSA keys only")
+        raise CredentialError(f"{origin}: loại khóa không hỗ trợ; chỉ dùng khóa RSA hoặc ECDSA")
     spki = serialization.PublicFormat.SubjectPublicKeyInfo
     der = serialization.Encoding.DER
     if key.public_key().public_bytes(der, spki) != certificate.public_key().public_bytes(der, spki):
-        raise CredentialError(f"{origin}: the private key does not belong to the certificate")
+        raise CredentialError(f"{origin}: khóa bí mật không khớp với chứng thư số")
     leaf = _to_asn1(certificate)
     ordered = _order_chain(leaf, (_to_asn1(c) for c in chain))
     return Credential(signer=KeySigner(key, leaf, ordered), certificate=leaf, chain=ordered)
@@ -225,20 +225,20 @@ def load_pkcs12_credential(path: Path, pin: str | None) -> Credential:
     try:
         data = path.read_bytes()
     except OSError as error:
-        raise CredentialError(f"cannot read credential file {path}: {error.strerror}") from None
+        raise CredentialError(f"không đọc được tệp chứng thư số {path}: {error.strerror}") from None
     if not _is_pkcs12_structure(data):
-        raise CredentialError(f"{path} is not a PKCS#12 (.p12/.pfx) file")
+        raise CredentialError(f"{path} không phải tệp PKCS#12 (.p12/.pfx)")
     password = pin.encode("utf-8") if pin is not None else None
     try:
         key, cert, extra = pkcs12.load_key_and_certificates(data, password)
     except ValueError:
         if pin is None:
-            raise WrongPinError(f"{path} is protected by a PIN, and none was given") from None
-        raise WrongPinError(f"the PIN does not unlock {path}") from None
+            raise WrongPinError(f"{path} được bảo vệ bằng mã PIN nhưng chưa nhập mã PIN") from None
+        raise WrongPinError(f"mã PIN không mở được {path}") from None
     except Exception as error:  # cryptography reports unsupported encodings in several types
-        raise CredentialError(f"cannot load PKCS#12 file {path}: {error}") from None
+        raise CredentialError(f"không nạp được tệp PKCS#12 {path}: {error}") from None
     if key is None or cert is None:
-        raise CredentialError(f"{path} holds no private key with its certificate")
+        raise CredentialError(f"{path} không chứa khóa bí mật kèm chứng thư số")
     return credential_from_key(key, cert, extra, origin=str(path))
 
 
@@ -252,7 +252,7 @@ def _parse_pkcs11_uri(uri: str) -> tuple[dict[str, str], dict[str, str]]:
         for item in filter(None, text.split(separator)):
             name, equals, value = item.partition("=")
             if not equals:
-                raise CredentialError(f"malformed PKCS#11 URI attribute {item!r}")
+                raise CredentialError(f"thuộc tính URI PKCS#11 sai dạng {item!r}")
             found[name.strip().lower()] = value
         return found
 
@@ -270,23 +270,23 @@ def load_pkcs11_credential(uri: str, pin: str | None, module: str | None) -> Cre
         from pyhanko.sign.pkcs11 import PKCS11Signer
     except ImportError:
         raise CredentialError(
-            "PKCS#11 support needs python-pkcs11 (pip install 'pyhanko[pkcs11]')"
+            "cần python-pkcs11 để dùng PKCS#11 (pip install 'pyhanko[pkcs11]')"
         ) from None
     path, query = _parse_pkcs11_uri(uri)
     module = module or (unquote(query["module-path"]) if "module-path" in query else None)
     if not module:
-        raise CredentialError("a PKCS#11 credential needs the module path (--pkcs11-module)")
+        raise CredentialError("khóa PKCS#11 cần đường dẫn thư viện (--pkcs11-module)")
     if pin is None and "pin-value" in query:
         pin = unquote(query["pin-value"])
     if pin is None:
-        raise WrongPinError(f"the PKCS#11 token {uri} needs a PIN, and none was given")
+        raise WrongPinError(f"thiết bị PKCS#11 {uri} cần mã PIN nhưng chưa nhập mã PIN")
     label = unquote(path["token"]) if "token" in path else None
     serial = unquote_to_bytes(path["serial"]) if "serial" in path else None
     criteria = TokenCriteria(label=label, serial=serial) if label or serial else None
     object_label = unquote(path["object"]) if "object" in path else None
     object_id = unquote_to_bytes(path["id"]) if "id" in path else None
     if object_label is None and object_id is None:
-        raise CredentialError(f"{uri} names no key: add object=LABEL or id=%XX")
+        raise CredentialError(f"{uri} không chỉ rõ khóa: thêm object=NHÃN hoặc id=%XX")
     session = _open_session(module, criteria, pin, uri)
     try:
         probe = PKCS11Signer(
@@ -310,7 +310,7 @@ def load_pkcs11_credential(uri: str, pin: str | None, module: str | None) -> Cre
         raise
     except Exception as error:  # python-pkcs11 and pyHanko's lookup raise many types
         reason = str(error).strip() or type(error).__name__
-        raise CredentialError(f"cannot use the key of {uri}: {reason}") from None
+        raise CredentialError(f"không dùng được khóa của {uri}: {reason}") from None
     return Credential(signer=signer, certificate=leaf, chain=chain)
 
 
@@ -328,17 +328,19 @@ def _open_session(module: str, criteria: Any, pin: str, uri: str) -> Any:
     if key in _SESSIONS:
         session, known = _SESSIONS[key]
         if not hmac.compare_digest(known, pin_digest):
-            raise WrongPinError(f"the PIN does not unlock the PKCS#11 token of {uri}")
+            raise WrongPinError(f"mã PIN không mở được thiết bị PKCS#11 của {uri}")
         return session
     try:
         session = open_pkcs11_session(module, token_criteria=criteria, user_pin=pin)
     except (p11_errors.PinIncorrect, p11_errors.PinInvalid, p11_errors.PinLenRange):
-        raise WrongPinError(f"the PIN does not unlock the PKCS#11 token of {uri}") from None
+        raise WrongPinError(f"mã PIN không mở được thiết bị PKCS#11 của {uri}") from None
     except p11_errors.PinLocked:
-        raise WrongPinError(f"the PKCS#11 token of {uri} is locked (too many wrong PINs)") from None
+        raise WrongPinError(
+            f"thiết bị PKCS#11 của {uri} đã bị khóa (nhập sai mã PIN quá nhiều lần)"
+        ) from None
     except Exception as error:  # the module and python-pkcs11 raise many unrelated types
         reason = str(error).strip() or type(error).__name__
-        raise CredentialError(f"cannot open the PKCS#11 token of {uri}: {reason}") from None
+        raise CredentialError(f"không mở được thiết bị PKCS#11 của {uri}: {reason}") from None
     _SESSIONS[key] = (session, pin_digest)
     return session
 
@@ -349,7 +351,7 @@ def _mechanism_for(algorithm: str) -> algos.SignedDigestAlgorithm:
     elif algorithm == "ec":
         built = algos.SignedDigestAlgorithm({"algorithm": "sha256_ecdsa"})
     else:
-        raise CredentialError(f"unsupported key type {algorithm}; RSA or ECDSA keys only")
+        raise CredentialError(f"loại khóa {algorithm} không hỗ trợ; chỉ dùng khóa RSA hoặc ECDSA")
     # Parsed back from DER so asn1crypto does not re-encode the PSS parameters on every use.
     return algos.SignedDigestAlgorithm.load(built.dump())
 
@@ -358,9 +360,9 @@ def _check_key_matches(signer: Signer, certificate: x509.Certificate, origin: st
     """Sign a random challenge with the token and verify it against the certificate."""
     bits = certificate.public_key.bit_size
     if certificate.public_key.algorithm == "rsa" and bits < MIN_RSA_BITS:
-        raise CredentialError(f"{origin}: RSA key of {bits} bits; at least 2048 needed")
+        raise CredentialError(f"{origin}: khóa RSA {bits} bit; cần ít nhất 2048 bit")
     if certificate.public_key.algorithm == "ec" and bits < MIN_EC_BITS:
-        raise CredentialError(f"{origin}: ECDSA key of {bits} bits; at least 256 needed")
+        raise CredentialError(f"{origin}: khóa ECDSA {bits} bit; cần ít nhất 256 bit")
     challenge = os.urandom(32)
     signature = asyncio.run(signer.async_sign_raw(challenge, "sha256"))
     public = serialization.load_der_public_key(certificate.public_key.dump())
@@ -371,7 +373,7 @@ def _check_key_matches(signer: Signer, certificate: x509.Certificate, origin: st
         elif isinstance(public, ec.EllipticCurvePublicKey):
             public.verify(signature, challenge, ec.ECDSA(hashes.SHA256()))
     except InvalidSignature:
-        raise CredentialError(f"{origin}: the key does not belong to the certificate") from None
+        raise CredentialError(f"{origin}: khóa không khớp với chứng thư số") from None
 
 
 def load_credential(

@@ -102,13 +102,18 @@ def signature_bytes_reserved(credential: Credential, level: Level) -> int:
 
 def _check_options(options: SignOptions) -> None:
     if options.level not in LEVELS:
-        raise SigningError(f"unknown PAdES level {options.level!r}; use one of {', '.join(LEVELS)}")
+        raise SigningError(
+            f"mức PAdES không hợp lệ {options.level!r}; dùng một trong {', '.join(LEVELS)}"
+        )
     if options.docmdp not in _DOCMDP:
-        raise SigningError(f"unknown DocMDP permission {options.docmdp!r}")
+        raise SigningError(f"quyền DocMDP không hợp lệ {options.docmdp!r}")
     if options.level != "b-b" and not options.tsa_url:
-        raise SigningError(f"level {options.level} needs a timestamping authority URL (tsa_url)")
+        raise SigningError(f"mức {options.level} cần địa chỉ dịch vụ cấp dấu thời gian (tsa_url)")
     if options.level in ("b-lt", "b-lta") and not options.trust_roots:
-        raise SigningError(f"level {options.level} needs trust roots to collect revocation data")
+        raise SigningError(
+            f"mức {options.level} cần chứng thư gốc tin cậy (trust roots) "
+            "để thu thập dữ liệu thu hồi"
+        )
 
 
 def _copy_hashing(source: IO[bytes], target: IO[bytes], digest: hashlib._Hash) -> int:
@@ -124,19 +129,21 @@ def _open_writer(work: IO[bytes]) -> IncrementalPdfFileWriter:
     """Parse the copied input; anything that is not a plain readable PDF is refused."""
     work.seek(0)
     if work.read(5) != b"%PDF-":
-        raise UnreadablePdfError("the input is not a PDF file (no %PDF- header)")
+        raise UnreadablePdfError("tệp đầu vào không phải PDF (thiếu phần đầu %PDF-)")
     work.seek(0)
     try:
         writer = IncrementalPdfFileWriter(work, strict=True)
         if writer.prev.encrypted:
-            raise UnreadablePdfError("the PDF is encrypted; decrypt it before signing")
+            raise UnreadablePdfError(
+                "tệp PDF đã được mã hóa (encrypted); hãy bỏ mã hóa trước khi ký"
+            )
         writer.root["/Pages"]  # a PDF without a page tree is not a document
     except SignerError:
         raise
     except (PdfError, ValueError, KeyError, IndexError, TypeError, AttributeError) as error:
-        raise UnreadablePdfError(f"the PDF cannot be read: {error}") from None
+        raise UnreadablePdfError(f"không đọc được tệp PDF: {error}") from None
     except RecursionError:
-        raise UnreadablePdfError("the PDF is nested too deeply to be read") from None
+        raise UnreadablePdfError("tệp PDF lồng quá sâu, không đọc được") from None
     return writer
 
 
@@ -151,7 +158,9 @@ def _existing_field_names(writer: IncrementalPdfFileWriter) -> set[str]:
                 names.add(str(field["/T"]))
         return names
     except (PdfError, ValueError, KeyError, TypeError, AttributeError) as error:
-        raise UnreadablePdfError(f"the PDF's form fields cannot be read: {error}") from None
+        raise UnreadablePdfError(
+            f"không đọc được các trường biểu mẫu của tệp PDF: {error}"
+        ) from None
 
 
 def _free_field_name(writer: IncrementalPdfFileWriter) -> str:
@@ -196,7 +205,7 @@ def _sign_into(
     digest = hashlib.sha256()
     original_size = _copy_hashing(source, work, digest)
     if original_size == 0:
-        raise UnreadablePdfError("the input is empty")
+        raise UnreadablePdfError("tệp đầu vào rỗng")
     writer = _open_writer(work)
     field_name = options.field_name or _free_field_name(writer)
 
@@ -232,17 +241,16 @@ def _sign_into(
         asyncio.run(_run_signer(pdf_signer, writer, reserved, context))
     except TimestampRequestError as error:
         raise SigningError(
-            f"the timestamping authority at {options.tsa_url} could not be reached: "
-            f"{_describe(error)}"
+            f"không kết nối được dịch vụ cấp dấu thời gian {options.tsa_url}: {_describe(error)}"
         ) from None
     except PyHankoSigningError as error:
         if options.tsa_url and isinstance(error.__cause__, TimestampRequestError):
             raise SigningError(
-                f"the timestamping authority at {options.tsa_url} failed: {_describe(error)}"
+                f"dịch vụ cấp dấu thời gian {options.tsa_url} báo lỗi: {_describe(error)}"
             ) from None
-        raise SigningError(f"signing failed: {_describe(error)}") from None
+        raise SigningError(f"ký số không thành công: {_describe(error)}") from None
     except (PdfError, ValueError, KeyError, TypeError) as error:
-        raise UnreadablePdfError(f"the PDF cannot be signed: {_describe(error)}") from None
+        raise UnreadablePdfError(f"không ký được tệp PDF: {_describe(error)}") from None
 
     # Incremental updates only append, so the input's hash state extends to the whole output.
     work.seek(original_size)
@@ -263,7 +271,7 @@ def _opened_source(source: str | os.PathLike[str] | BinaryIO) -> Iterator[IO[byt
     try:
         stream = open(source, "rb")  # noqa: SIM115  # closed below; the body's errors pass through
     except OSError as error:
-        raise UnreadablePdfError(f"cannot read {os.fspath(source)}: {error.strerror}") from None
+        raise UnreadablePdfError(f"không đọc được {os.fspath(source)}: {error.strerror}") from None
     with stream:
         yield stream
 

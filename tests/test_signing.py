@@ -245,21 +245,21 @@ def test_streams_in_and_out(sample_pdf: Path, ec_credential: Credential) -> None
 
 
 def test_wrong_pin_is_a_clear_error() -> None:
-    with pytest.raises(WrongPinError, match="PIN does not unlock"):
+    with pytest.raises(WrongPinError, match="mã PIN không mở được"):
         load_credential(dev_p12_path(RSA_LABEL), "not-the-pin")
-    with pytest.raises(WrongPinError, match="none was given"):
+    with pytest.raises(WrongPinError, match="chưa nhập mã PIN"):
         load_credential(dev_p12_path(RSA_LABEL), None)
 
 
 def test_unreadable_credential_is_a_credential_error(tmp_path: Path) -> None:
     garbage = tmp_path / "garbage.p12"
     garbage.write_bytes(b"not a pkcs12 file at all")
-    with pytest.raises(CredentialError, match="not a PKCS#12") as raised:
+    with pytest.raises(CredentialError, match="không phải tệp PKCS#12") as raised:
         load_credential(garbage, DEV_PASSPHRASE)
     assert not isinstance(raised.value, WrongPinError)
-    with pytest.raises(CredentialError, match="cannot read"):
+    with pytest.raises(CredentialError, match="không đọc được"):
         load_credential(tmp_path / "missing.p12", DEV_PASSPHRASE)
-    with pytest.raises(CredentialError, match="module path"):
+    with pytest.raises(CredentialError, match="đường dẫn thư viện"):
         load_credential("pkcs11:token=congvan;object=agency-tpd", "1234")
 
 
@@ -303,12 +303,12 @@ def test_encrypted_pdf_is_refused(tmp_path: Path, ec_credential: Credential) -> 
     source = tmp_path / "encrypted.pdf"
     with source.open("wb") as stream:
         writer.write(stream)
-    with pytest.raises(UnreadablePdfError, match="encrypted"):
+    with pytest.raises(UnreadablePdfError, match="mã hóa"):
         sign_pdf(source, tmp_path / "out.pdf", ec_credential)
 
 
 def test_missing_input_is_unreadable(tmp_path: Path, ec_credential: Credential) -> None:
-    with pytest.raises(UnreadablePdfError, match="cannot read"):
+    with pytest.raises(UnreadablePdfError, match="không đọc được"):
         sign_pdf(tmp_path / "nope.pdf", tmp_path / "out.pdf", ec_credential)
 
 
@@ -458,12 +458,12 @@ def test_pkcs11_credential_signs_and_verifies(
 
 def test_pkcs11_wrong_pin_is_a_clear_error(softhsm: str) -> None:
     uri = f"pkcs11:token={FRESH_TOKEN};object={RSA_LABEL}"
-    with pytest.raises(WrongPinError, match="PIN does not unlock"):
+    with pytest.raises(WrongPinError, match="mã PIN không mở được"):
         load_credential(uri, "000000", pkcs11_module=softhsm)  # refused by the token itself
     load_credential(uri, USER_PIN, pkcs11_module=softhsm)
-    with pytest.raises(WrongPinError, match="PIN does not unlock"):
+    with pytest.raises(WrongPinError, match="mã PIN không mở được"):
         load_credential(uri, "000000", pkcs11_module=softhsm)  # token already logged in
-    with pytest.raises(WrongPinError, match="none was given"):
+    with pytest.raises(WrongPinError, match="chưa nhập mã PIN"):
         load_credential(uri, None, pkcs11_module=softhsm)
 
 
@@ -472,7 +472,7 @@ def test_pkcs11_wrong_pin_is_a_clear_error(softhsm: str) -> None:
     [
         (f"pkcs11:token=no-such-token;object={RSA_LABEL}", "No token matching"),
         (f"pkcs11:token={TOKEN};object=no-such-key", "no-such-key"),
-        (f"pkcs11:token={TOKEN}", "names no key"),
+        (f"pkcs11:token={TOKEN}", "không chỉ rõ khóa"),
     ],
 )
 def test_pkcs11_unknown_token_or_key(softhsm: str, uri: str, message: str) -> None:
@@ -481,7 +481,7 @@ def test_pkcs11_unknown_token_or_key(softhsm: str, uri: str, message: str) -> No
 
 
 def test_pkcs11_missing_module(tmp_path: Path) -> None:
-    with pytest.raises(CredentialError, match="cannot open"):
+    with pytest.raises(CredentialError, match="không mở được"):
         load_credential(
             f"pkcs11:token={TOKEN};object={RSA_LABEL}",
             USER_PIN,

@@ -17,12 +17,15 @@ from asn1crypto import x509
 from pyhanko.pdf_utils.generic import DictionaryObject
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from pyhanko.pdf_utils.misc import PdfError
+from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.sign.fields import MDPPerm, SigSeedSubFilter
 from pyhanko.sign.general import SigningError as PyHankoSigningError
 from pyhanko.sign.signers import PdfSignatureMetadata, PdfSigner
 from pyhanko.sign.timestamps import HTTPTimeStamper
 from pyhanko.sign.timestamps.common_utils import TimestampRequestError
+from pyhanko.sign.validation.dss import async_add_validation_info
 from pyhanko_certvalidator import ValidationContext
+from pyhanko_certvalidator.errors import PathError, ValidationError
 
 from signer.credentials import Credential, KeySigner
 from signer.errors import SignerError, SigningError, UnreadablePdfError
@@ -183,13 +186,35 @@ def _describe(error: BaseException) -> str:
     return ": ".join(parts)
 
 
+async def _embed_earlier_validation_info(work: IO[bytes], context: ValidationContext) -> None:
+    """Add revocation data for the signatures already in the document to its DSS.
+
+    A B-LT document must be verifiable long-term as a whole: when the agency signs after the
+    official, the official's certificate status is captured now too, not only the agency's.
+    Each signature gets its own small incremental update (DSS changes are permitted additions).
+    """
+    work.seek(0)
+    count = len(PdfFileReader(work, strict=True).embedded_regular_signatures)
+    for index in range(count):
+        work.seek(0)
+        # A fresh reader each time: the previous update changed the file under the old one.
+        embedded = PdfFileReader(work, strict=True).embedded_regular_signatures[index]
+        await async_add_validation_info(
+            embedded, context, in_place=True, chunk_size=CHUNK_SIZE, embed_roots=False
+        )
+
+
 async def _run_signer(
     pdf_signer: PdfSigner,
     writer: IncrementalPdfFileWriter,
+    work: IO[bytes],
     bytes_reserved: int,
     context: ValidationContext | None,
 ) -> None:
     try:
+        if context is not None and writer.prev.embedded_regular_signatures:
+            await _embed_earlier_validation_info(work, context)
+            writer = _open_writer(work)
         await pdf_signer.async_sign_pdf(
             writer, bytes_reserved=bytes_reserved, in_place=True, chunk_size=CHUNK_SIZE
         )
@@ -238,7 +263,7 @@ def _sign_into(
     pdf_signer = PdfSigner(metadata, credential.signer, timestamper=timestamper)
     reserved = signature_bytes_reserved(credential, options.level)
     try:
-        asyncio.run(_run_signer(pdf_signer, writer, reserved, context))
+        asyncio.run(_run_signer(pdf_signer, writer, work, reserved, context))
     except TimestampRequestError as error:
         raise SigningError(
             f"không kết nối được dịch vụ cấp dấu thời gian {options.tsa_url}: {_describe(error)}"
@@ -249,6 +274,11 @@ def _sign_into(
                 f"dịch vụ cấp dấu thời gian {options.tsa_url} báo lỗi: {_describe(error)}"
             ) from None
         raise SigningError(f"ký số không thành công: {_describe(error)}") from None
+    except (PathError, ValidationError) as error:
+        # Raised while collecting revocation data for the signatures already present.
+        raise SigningError(
+            f"không xác minh được chứng thư số của chữ ký đã có trong văn bản: {_describe(error)}"
+        ) from None
     except (PdfError, ValueError, KeyError, TypeError) as error:
         raise UnreadablePdfError(f"không ký được tệp PDF: {_describe(error)}") from None
 

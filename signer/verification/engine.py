@@ -26,7 +26,7 @@ from pyhanko.sign.diff_analysis import (
     XrefStreamRule,
 )
 from pyhanko.sign.fields import enumerate_sig_fields
-from pyhanko.sign.general import find_unique_cms_attribute
+from pyhanko.sign.general import find_cms_attribute_iter, find_unique_cms_attribute
 from pyhanko.sign.validation import (
     DocumentSecurityStore,
     EmbeddedPdfSignature,
@@ -50,6 +50,7 @@ from signer.verification.revocation import (
     check_revocation,
     embedded_data_covers,
 )
+from signer.verification.speedups import SIGNATURE_VALIDATOR
 from signer.verification.structure import byte_range_problem
 
 # pyHanko logs every rejected forgery as a WARNING with a traceback; the verifier reports each one
@@ -190,6 +191,7 @@ async def validate_one(
             other_certs=candidates,
             moment=moment,
             revocation_mode="none",
+            signature_validator=SIGNATURE_VALIDATOR,
         )
 
     try:
@@ -241,10 +243,14 @@ def _signature_moment(status: PdfSignatureStatus) -> datetime | None:
 async def _validate_signature(
     embedded: EmbeddedPdfSignature, context: Any, now: datetime | None
 ) -> PdfSignatureStatus:
+    signer_context = context(now)
+    # pyHanko consults the timestamp context only for the timestamp tokens it finds with
+    # find_cms_attribute_iter; without any, building a second context (~0.5 ms) is wasted.
+    ts_context = context(now) if _carries_timestamps(embedded) else signer_context
     status = await async_validate_pdf_signature(
         embedded,
-        signer_validation_context=context(now),
-        ts_validation_context=context(now),
+        signer_validation_context=signer_context,
+        ts_validation_context=ts_context,
         diff_policy=STRICT_DIFF_POLICY,
         key_usage_settings=SIGNER_KEY_USAGE,
     )
@@ -261,6 +267,16 @@ async def _validate_signature(
             key_usage_settings=SIGNER_KEY_USAGE,
         )
     return status
+
+
+def _carries_timestamps(embedded: EmbeddedPdfSignature) -> bool:
+    """True when the signer info holds a signature timestamp or a content timestamp."""
+    info = embedded.signer_info
+    found = (
+        *find_cms_attribute_iter(info["unsigned_attrs"], "signature_time_stamp_token"),
+        *find_cms_attribute_iter(info["signed_attrs"], "content_time_stamp"),
+    )
+    return len(found) > 0
 
 
 def modification_name(level: ModificationLevel | None) -> Modifications:

@@ -24,6 +24,8 @@ from pyhanko_certvalidator.policy_decl import (
 from pyhanko_certvalidator.registry import SimpleTrustManager
 from pyhanko_certvalidator.validate import async_validate_path
 
+from signer.verification.speedups import SIGNATURE_VALIDATOR
+
 Status = Literal["good", "revoked", "unknown", "not_checked"]
 
 # The signer's own certificate must have CRL or OCSP evidence; CA certificates only when they
@@ -78,6 +80,7 @@ async def check_revocation(
         crls=list(crls),
         ocsps=list(ocsps),
         allow_fetching=not offline,
+        signature_validator=SIGNATURE_VALIDATOR,
         fetcher_backend=None if offline else _fetcher_backend(fetch_timeout),
         # Evidence produced after the signing time still speaks for it (B-LT adds it later);
         # the cost is ignoring certificate holds, which the government CA does not use.

@@ -98,8 +98,20 @@ def test_certificate_memo_is_installed() -> None:
 
 
 NAME_CASES = [
-    b"/Type ", b"/Type/Sig", b"/A#20B ", b"/A#2", b"/#41#42 ", b"/caf\xc3\xa9 ", b"/x\x01y ",
-    b"/Long" + b"N" * 200 + b">>", b"/End", b"/ ", b"/A%comment\n", b"/A(", b"/a[1]", b"/\xff ",
+    b"/Type ",
+    b"/Type/Sig",
+    b"/A#20B ",
+    b"/A#2",
+    b"/#41#42 ",
+    b"/caf\xc3\xa9 ",
+    b"/x\x01y ",
+    b"/Long" + b"N" * 200 + b">>",
+    b"/End",
+    b"/ ",
+    b"/A%comment\n",
+    b"/A(",
+    b"/a[1]",
+    b"/\xff ",
 ]
 
 
@@ -133,15 +145,16 @@ def test_remembering_signature_validator_never_remembers_a_failure(tmp_path: Pat
     issuer = candidates[0]
     tbs = cert["tbs_certificate"].dump()
     signature = cert["signature_value"].native
+    algorithm = cert["signature_algorithm"]
     validator = speedups.RememberingSignatureValidator()
     for _ in range(2):
-        validator.validate_signature(signature, tbs, issuer.public_key, cert["signature_algorithm"])
+        validator.validate_signature(signature, tbs, issuer.public_key, algorithm)
     assert len(validator._verified) == 1
     forged = bytes([signature[0] ^ 1]) + signature[1:]
     for _ in range(2):
         with pytest.raises(InvalidSignature):
-            validator.validate_signature(forged, tbs, issuer.public_key, cert["signature_algorithm"])
+            validator.validate_signature(forged, tbs, issuer.public_key, algorithm)
     with pytest.raises(InvalidSignature):  # same signature, other signed bytes
         validator.validate_signature(
-            signature, tbs[:-1] + bytes([tbs[-1] ^ 1]), issuer.public_key, cert["signature_algorithm"]
+            signature, tbs[:-1] + bytes([tbs[-1] ^ 1]), issuer.public_key, algorithm
         )

@@ -10,15 +10,16 @@ import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
-from typing import IO, BinaryIO, Literal
+from typing import IO, BinaryIO, Literal, cast
 
 from asn1crypto import x509
 from pyhanko.pdf_utils.generic import DictionaryObject
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from pyhanko.pdf_utils.misc import PdfError
 from pyhanko.pdf_utils.reader import PdfFileReader
-from pyhanko.sign.fields import MDPPerm, SigSeedSubFilter
+from pyhanko.sign.fields import MDPPerm, SigFieldSpec, SigSeedSubFilter
 from pyhanko.sign.general import SigningError as PyHankoSigningError
 from pyhanko.sign.signers import PdfSignatureMetadata, PdfSigner
 from pyhanko.sign.timestamps import HTTPTimeStamper
@@ -27,6 +28,7 @@ from pyhanko.sign.validation.dss import async_add_validation_info
 from pyhanko_certvalidator import ValidationContext
 from pyhanko_certvalidator.errors import PathError, ValidationError
 
+from signer.appearance import VN_TIME, Appearance, PreparedStampStyle, plan_appearance
 from signer.credentials import Credential, KeySigner
 from signer.errors import SignerError, SigningError, UnreadablePdfError
 
@@ -68,6 +70,7 @@ class SignOptions:
     contact_info: str | None = None
     tsa_url: str | None = None
     trust_roots: tuple[x509.Certificate, ...] = ()
+    appearance: Appearance | None = None
 
 
 @dataclass(frozen=True)
@@ -223,6 +226,26 @@ async def _run_signer(
             await context.aclose()  # type: ignore[no-untyped-call]
 
 
+def _visible(
+    writer: IncrementalPdfFileWriter,
+    work: IO[bytes],
+    field_name: str,
+    credential: Credential,
+    options: SignOptions,
+) -> tuple[PreparedStampStyle | None, SigFieldSpec | None]:
+    """The appearance and, for a new field, its widget; nothing for an invisible signature."""
+    if options.appearance is None:
+        return None, None
+    moment = datetime.now(VN_TIME)
+    drawing = plan_appearance(options.appearance, writer, work, credential.certificate, moment)
+    style = PreparedStampStyle(drawing=drawing)
+    if field_name in _existing_field_names(writer):
+        return style, None  # a prepared field keeps its own widget rectangle
+    # pyHanko types the box as integers but writes any number; fractions keep the placement.
+    box = cast(tuple[int, int, int, int], drawing.box)
+    return style, SigFieldSpec(field_name, on_page=drawing.page, box=box)
+
+
 def _sign_into(
     source: IO[bytes], work: IO[bytes], credential: Credential, options: SignOptions
 ) -> SignResult:
@@ -233,6 +256,7 @@ def _sign_into(
         raise UnreadablePdfError("tệp đầu vào rỗng")
     writer = _open_writer(work)
     field_name = options.field_name or _free_field_name(writer)
+    stamp_style, field_spec = _visible(writer, work, field_name, credential, options)
 
     context = None
     if options.level in ("b-lt", "b-lta"):
@@ -260,7 +284,13 @@ def _sign_into(
     timestamper = None
     if options.level != "b-b" and options.tsa_url:
         timestamper = HTTPTimeStamper(options.tsa_url, timeout=TSA_TIMEOUT_SECONDS)
-    pdf_signer = PdfSigner(metadata, credential.signer, timestamper=timestamper)
+    pdf_signer = PdfSigner(
+        metadata,
+        credential.signer,
+        timestamper=timestamper,
+        stamp_style=stamp_style,
+        new_field_spec=field_spec,
+    )
     reserved = signature_bytes_reserved(credential, options.level)
     try:
         asyncio.run(_run_signer(pdf_signer, writer, work, reserved, context))

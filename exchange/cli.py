@@ -10,53 +10,14 @@ import json
 import logging
 import os
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, NoReturn, TypeVar
+from typing import Any
 
 import click
 
-from signer.errors import SignerError, UnreadablePdfError, WrongPinError
-
-log = logging.getLogger("congvan")
-
-F = TypeVar("F", bound=Callable[..., Any])
-
-EXIT_OK = 0
-EXIT_FAILED = 1
-EXIT_UNREADABLE = 2
-
-
-def fail(message: str, code: int = EXIT_FAILED) -> NoReturn:
-    """Print one clear line on stderr and exit with `code`."""
-    click.echo(f"congvan: {message}", err=True)
-    sys.exit(code)
-
-
-def friendly_errors(function: F) -> F:
-    """Turn every error into one line on stderr and a non-zero exit: never a traceback."""
-
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return function(*args, **kwargs)
-        except UnreadablePdfError as error:
-            fail(str(error), EXIT_UNREADABLE)
-        except SignerError as error:
-            fail(str(error))
-        except OSError as error:
-            name = f" {error.filename}" if error.filename else ""
-            fail(f"không đọc/ghi được tệp{name}: {error.strerror or error}")
-        except KeyboardInterrupt:
-            fail("đã dừng theo yêu cầu", 130)
-        except Exception:
-            log.debug("unexpected error", exc_info=True)
-            if os.environ.get("CONGVAN_DEBUG"):
-                raise
-            fail("lỗi nội bộ không mong đợi; chạy lại với CONGVAN_DEBUG=1 để xem chi tiết")
-
-    wrapper.__name__ = function.__name__
-    wrapper.__doc__ = function.__doc__
-    return wrapper  # type: ignore[return-value]
+from exchange.cli_errors import EXIT_FAILED, EXIT_OK, EXIT_UNREADABLE, fail, friendly_errors
+from signer.errors import UnreadablePdfError, WrongPinError
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -246,9 +207,11 @@ def unreadable_report(path: Path, reason: str) -> dict[str, Any]:
 def _register_subcommands() -> None:
     from exchange.demo import demo_command
     from exchange.devpki import devpki
+    from exchange.remote_cli import remote
 
     main.add_command(devpki)
     main.add_command(demo_command)
+    main.add_command(remote)
 
 
 _register_subcommands()

@@ -7,7 +7,7 @@ import hashlib
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -37,6 +37,7 @@ __all__ = ["Level", "SignOptions", "SignResult", "sign_pdf"]
 Level = Literal["b-b", "b-t", "b-lt", "b-lta"]
 LEVELS: tuple[Level, ...] = ("b-b", "b-t", "b-lt", "b-lta")
 DocMdp = Literal["no_changes", "fill_forms", "annotate"]
+BeforeSigning = Callable[[IncrementalPdfFileWriter], None]
 
 CHUNK_SIZE = 1 << 20
 TSA_TIMEOUT_SECONDS = 10
@@ -213,11 +214,14 @@ async def _run_signer(
     work: IO[bytes],
     bytes_reserved: int,
     context: ValidationContext | None,
+    before_signing: BeforeSigning | None,
 ) -> None:
     try:
         if context is not None and writer.prev.embedded_regular_signatures:
             await _embed_earlier_validation_info(work, context)
             writer = _open_writer(work)
+        if before_signing is not None:
+            before_signing(writer)
         await pdf_signer.async_sign_pdf(
             writer, bytes_reserved=bytes_reserved, in_place=True, chunk_size=CHUNK_SIZE
         )
@@ -247,7 +251,11 @@ def _visible(
 
 
 def _sign_into(
-    source: IO[bytes], work: IO[bytes], credential: Credential, options: SignOptions
+    source: IO[bytes],
+    work: IO[bytes],
+    credential: Credential,
+    options: SignOptions,
+    before_signing: BeforeSigning | None,
 ) -> SignResult:
     """Copy ``source`` into ``work`` (hashing it), then append the signature in place."""
     digest = hashlib.sha256()
@@ -293,7 +301,7 @@ def _sign_into(
     )
     reserved = signature_bytes_reserved(credential, options.level)
     try:
-        asyncio.run(_run_signer(pdf_signer, writer, work, reserved, context))
+        asyncio.run(_run_signer(pdf_signer, writer, work, reserved, context, before_signing))
     except TimestampRequestError as error:
         raise SigningError(
             f"không kết nối được dịch vụ cấp dấu thời gian {options.tsa_url}: {_describe(error)}"
@@ -341,13 +349,19 @@ def sign_pdf(
     output: str | os.PathLike[str] | BinaryIO,
     credential: Credential,
     options: SignOptions = SignOptions(),  # frozen, so a shared default is safe
+    *,
+    before_signing: BeforeSigning | None = None,
 ) -> SignResult:
-    """Sign ``source`` into ``output``; nothing is written to ``output`` unless signing succeeds."""
+    """Sign ``source`` into ``output``; nothing is written to ``output`` unless signing succeeds.
+
+    ``before_signing`` may change the document in the same revision as the signature, which
+    then covers the change (the issue workflow fills the number and date this way).
+    """
     _check_options(options)
     with _opened_source(source) as stream:
         if not isinstance(output, str | os.PathLike):
             with tempfile.TemporaryFile() as work:
-                result = _sign_into(stream, work, credential, options)
+                result = _sign_into(stream, work, credential, options, before_signing)
                 work.seek(0)
                 shutil.copyfileobj(work, output, CHUNK_SIZE)
             return result
@@ -360,7 +374,7 @@ def sign_pdf(
             mode = target.stat().st_mode & 0o777 if target.exists() else 0o644
             os.fchmod(descriptor, mode)
             with os.fdopen(descriptor, "w+b") as work:
-                result = _sign_into(stream, work, credential, options)
+                result = _sign_into(stream, work, credential, options, before_signing)
                 work.flush()
                 os.fsync(work.fileno())
             os.replace(temp_name, target)

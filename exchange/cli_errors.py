@@ -1,0 +1,53 @@
+"""How the `congvan` command line reports errors: one clear line on stderr, a non-zero exit."""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from collections.abc import Callable
+from typing import Any, NoReturn, TypeVar
+
+import click
+
+from signer.errors import SignerError, UnreadablePdfError
+
+log = logging.getLogger("congvan")
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_UNREADABLE = 2
+
+
+def fail(message: str, code: int = EXIT_FAILED) -> NoReturn:
+    """Print one clear line on stderr and exit with `code`."""
+    click.echo(f"congvan: {message}", err=True)
+    sys.exit(code)
+
+
+def friendly_errors(function: F) -> F:
+    """Turn every error into one line on stderr and a non-zero exit: never a traceback."""
+
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return function(*args, **kwargs)
+        except UnreadablePdfError as error:
+            fail(str(error), EXIT_UNREADABLE)
+        except SignerError as error:
+            fail(str(error))
+        except OSError as error:
+            name = f" {error.filename}" if error.filename else ""
+            fail(f"không đọc/ghi được tệp{name}: {error.strerror or error}")
+        except KeyboardInterrupt:
+            fail("đã dừng theo yêu cầu", 130)
+        except Exception:
+            log.debug("unexpected error", exc_info=True)
+            if os.environ.get("CONGVAN_DEBUG"):
+                raise
+            fail("lỗi nội bộ không mong đợi; chạy lại với CONGVAN_DEBUG=1 để xem chi tiết")
+
+    wrapper.__name__ = function.__name__
+    wrapper.__doc__ = function.__doc__
+    return wrapper  # type: ignore[return-value]

@@ -29,3 +29,7 @@ class SigningError(SignerError):
 
 class VerificationTimeoutError(UnreadablePdfError):
     """Verification of one file exceeded its time limit."""
+
+
+class IssueError(SignerError):
+    """A document cannot go through the issue workflow (no blanks found, not prepared...)."""

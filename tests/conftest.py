@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -93,3 +94,20 @@ def sample_pdf() -> Path:
 def multipage_pdf() -> Path:
     """A three-page unsigned decision (quyết định)."""
     return DATA_DIR / "quyet-dinh-quy-che-van-ban-dien-tu.pdf"
+
+
+@pytest.fixture(scope="session")
+def nss_db(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """A fresh NSS database trusting only the development root, for poppler's pdfsig."""
+    from signer.devpki import dev_root_path
+
+    for tool in ("certutil", "pdfsig", "pdftoppm", "pdftotext"):
+        assert shutil.which(tool), f"{tool} is missing: apt-get install libnss3-tools poppler-utils"
+    directory = tmp_path_factory.mktemp("nss")
+    db = f"sql:{directory}"
+    subprocess.run(["certutil", "-N", "--empty-password", "-d", db], check=True)
+    subprocess.run(
+        ["certutil", "-A", "-n", "root", "-t", "CT,C,C", "-i", str(dev_root_path()), "-d", db],
+        check=True,
+    )
+    return db

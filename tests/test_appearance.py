@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import shutil
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,7 +14,7 @@ from pyhanko.pdf_utils.reader import PdfFileReader
 
 from signer.appearance import Appearance, Placement, dev_image_path, load_image
 from signer.credentials import load_credential
-from signer.devpki import DEV_PASSPHRASE, DEV_TSA_URL, dev_p12_path, dev_root_path
+from signer.devpki import DEV_PASSPHRASE, DEV_TSA_URL, dev_p12_path
 from signer.errors import SigningError
 from signer.layout import Rect, find_layout
 from signer.signing import SignOptions, sign_pdf
@@ -80,21 +79,6 @@ def _widgets(pdf: Path, page: int) -> list[Rect]:
             x0, y0, x1, y1 = (float(v) for v in annot["/Rect"])
             rects.append(Rect(x0, y0, x1 - x0, y1 - y0))
         return rects
-
-
-@pytest.fixture(scope="session")
-def nss_db(tmp_path_factory: pytest.TempPathFactory) -> str:
-    """A fresh NSS database trusting only the development root (as in test_signing)."""
-    for tool in ("certutil", "pdfsig", "pdftoppm", "pdftotext"):
-        assert shutil.which(tool), f"{tool} is missing: apt-get install libnss3-tools poppler-utils"
-    directory = tmp_path_factory.mktemp("nss")
-    db = f"sql:{directory}"
-    subprocess.run(["certutil", "-N", "--empty-password", "-d", db], check=True)
-    subprocess.run(
-        ["certutil", "-A", "-n", "root", "-t", "CT,C,C", "-i", str(dev_root_path()), "-d", db],
-        check=True,
-    )
-    return db
 
 
 def _render(pdf: Path, page: int, out: Path) -> Image.Image:

@@ -257,3 +257,78 @@ def test_demo_signs_twice_and_both_signatures_pass(tmp_path: Path, dev_services:
     assert report["verdict"] == "passed"
     signers = [s["signer"]["organization"] for s in report["signatures"] if s["signer"]]
     assert signers.count("Ủy ban nhân dân huyện Tân Phú Đông") == 2
+
+
+def test_prepare_sign_issue_from_the_command_line(
+    sample_pdf: Path, tmp_path: Path, dev_services: str
+) -> None:
+    assets = ROOT / "certs" / "dev" / "assets"
+    draft, signed = tmp_path / "draft.pdf", tmp_path / "signed.pdf"
+    counter = tmp_path / "so-di.json"
+    assert congvan("prepare", sample_pdf, "-o", draft).returncode == 0
+    result = congvan(
+        "sign",
+        draft,
+        "-o",
+        signed,
+        "--credential",
+        P12_DIR / "official-tpd-chutich.p12",
+        "--pin-env",
+        "CONGVAN_TEST_PIN",
+        "--field",
+        "ChuKyLanhDao",
+        "--visible",
+        "official",
+        "--image",
+        assets / "official-tpd-chutich.png",
+        env=PIN_ENV,
+    )
+    assert result.returncode == 0, result.stderr
+    numbers = []
+    for name in ("issued-1.pdf", "issued-2.pdf"):
+        result = congvan(
+            "issue",
+            signed,
+            "-o",
+            tmp_path / name,
+            "--credential",
+            P12_DIR / "agency-tpd.p12",
+            "--pin-env",
+            "CONGVAN_TEST_PIN",
+            "--counter",
+            counter,
+            "--json",
+            "--visible",
+            "agency",
+            "--image",
+            assets / "agency-tpd.png",
+            env=PIN_ENV,
+        )
+        assert result.returncode == 0, result.stderr
+        numbers.append(json.loads(result.stdout)["number"])
+    assert numbers == [1, 2]
+    verified = congvan("verify", tmp_path / "issued-2.pdf", "--offline")
+    assert verified.returncode == 0, verified.stdout
+
+
+def test_issue_of_an_unprepared_document_is_one_clear_error(
+    signed_pdf: Path, tmp_path: Path
+) -> None:
+    result = congvan(
+        "issue",
+        signed_pdf,
+        "-o",
+        tmp_path / "out.pdf",
+        "--credential",
+        P12_DIR / "agency-tpd.p12",
+        "--pin-env",
+        "CONGVAN_TEST_PIN",
+        "--counter",
+        tmp_path / "so.json",
+        env=PIN_ENV,
+    )
+    assert result.returncode == 1
+    assert_one_clear_line(result)
+    assert "chuẩn bị" in result.stderr
+    assert not (tmp_path / "out.pdf").exists()
+    assert not (tmp_path / "so.json").exists()

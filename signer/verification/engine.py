@@ -52,6 +52,7 @@ from signer.verification.revocation import (
 )
 from signer.verification.speedups import SIGNATURE_VALIDATOR
 from signer.verification.structure import byte_range_problem
+from signer.verification.workflow import WorkflowFieldFillRule
 
 # pyHanko logs every rejected forgery as a WARNING with a traceback; the verifier reports each one
 # in its verdict instead, so quieten those loggers unless the application set a level itself.
@@ -61,8 +62,8 @@ for _name in ("pyhanko", "pyhanko_certvalidator"):
     if _logger.level == logging.NOTSET:
         _logger.setLevel(logging.ERROR)
 
-# pyHanko's default policy, minus GenericFieldModificationRule: after a signature only
-# signature fields may be filled, never other form fields.
+# pyHanko's default policy, with GenericFieldModificationRule narrowed to the issue workflow's
+# blanks (signer/fields.py): after a signature only signature fields and those may be filled.
 STRICT_DIFF_POLICY = StandardDiffPolicy(
     global_rules=[
         CatalogModificationRule(),  # type: ignore[no-untyped-call]
@@ -78,6 +79,7 @@ STRICT_DIFF_POLICY = StandardDiffPolicy(
         field_rules=[
             SigFieldCreationRule(),  # type: ignore[no-untyped-call]
             SigFieldModificationRule(),
+            WorkflowFieldFillRule(),
         ]
     ),
 )

@@ -1,0 +1,208 @@
+"""`congvan sign`, `congvan prepare` and `congvan issue`: signing from the command line.
+
+The same library code the service uses; the options common to signing and issuing are declared
+once (`signing_options`) and turned into a credential and `SignOptions` by `build_signing`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from exchange.cli_errors import fail, friendly_errors
+from signer.errors import WrongPinError
+
+F = TypeVar("F", bound=Callable[..., Any])
+DEFAULT_COUNTER = Path("so-van-ban-di.json")
+
+
+def read_pin(pin_env: str | None) -> str | None:
+    """The PIN from the named environment variable, else a hidden prompt on a terminal."""
+    if pin_env:
+        value = os.environ.get(pin_env)
+        if value is None:
+            fail(f"biến môi trường {pin_env} (mã PIN) chưa được đặt")
+        return value
+    if sys.stdin.isatty():
+        return str(click.prompt("Mã PIN", hide_input=True, default="", show_default=False))
+    return None
+
+
+def signing_options(function: F) -> F:
+    """The options every signing command takes."""
+    decorators = [
+        click.option(
+            "-o",
+            "--output",
+            required=True,
+            type=click.Path(dir_okay=False, path_type=Path),
+            help="Tệp PDF ghi ra.",
+        ),
+        click.option(
+            "--credential", required=True, help="Tệp PKCS#12 hoặc URI PKCS#11 (RFC 7512)."
+        ),
+        click.option("--pin-env", help="Tên biến môi trường chứa mã PIN; nếu không có sẽ hỏi."),
+        click.option(
+            "--pkcs11-module", type=click.Path(dir_okay=False), help="Thư viện PKCS#11 (.so)."
+        ),
+        click.option(
+            "--level",
+            type=click.Choice(["b-b", "b-t", "b-lt", "b-lta"]),
+            default=None,
+            help="Mức PAdES (mặc định b-t nếu có dịch vụ dấu thời gian, nếu không b-b).",
+        ),
+        click.option("--tsa", "tsa_url", help="URL dịch vụ cấp dấu thời gian (RFC 3161)."),
+        click.option(
+            "--trust",
+            "trust_paths",
+            multiple=True,
+            type=click.Path(dir_okay=False, path_type=Path),
+            help="Chứng thư gốc tin cậy thêm (PEM), dùng khi nhúng thông tin thu hồi.",
+        ),
+        click.option("--field", "field_name", help="Tên trường chữ ký."),
+        click.option("--reason", help="Lý do ký."),
+        click.option("--location", help="Nơi ký."),
+        click.option("--contact", "contact_info", help="Thông tin liên hệ (cơ quan)."),
+        click.option(
+            "--visible",
+            type=click.Choice(["official", "agency", "corner"]),
+            help="Chữ ký hiển thị: lãnh đạo (ảnh chữ ký), cơ quan (ảnh dấu) "
+            "hoặc dòng chữ góc trên bên phải (tệp đính kèm, bản sao).",
+        ),
+        click.option(
+            "--image",
+            type=click.Path(dir_okay=False, path_type=Path),
+            help="Ảnh PNG trong suốt: chữ ký tay (lãnh đạo) hoặc con dấu (cơ quan).",
+        ),
+        click.option("--notation", help="Dòng chữ góc phải: số, ký hiệu hoặc loại bản sao."),
+    ]
+    for decorator in reversed(decorators):
+        function = decorator(function)
+    return function
+
+
+def build_signing(params: dict[str, Any], *, default_level: str | None = None) -> tuple[Any, Any]:
+    """The loaded credential and the SignOptions the command-line options describe."""
+    from signer.appearance import Appearance, load_image
+    from signer.credentials import load_credential
+    from signer.signing import SignOptions
+    from signer.trust import is_development_mode, load_trust
+
+    development = is_development_mode()
+    tsa_url = params["tsa_url"]
+    if tsa_url is None and development:
+        from signer.devpki import DEV_TSA_URL
+
+        tsa_url = DEV_TSA_URL
+    level = params["level"] or default_level or ("b-t" if tsa_url else "b-b")
+    appearance = None
+    if params["visible"]:
+        if params["visible"] != "corner" and params["image"] is None:
+            fail("chữ ký hiển thị của lãnh đạo hoặc cơ quan cần ảnh (--image)")
+        image = load_image(params["image"]) if params["image"] is not None else None
+        appearance = Appearance(params["visible"], image=image, notation=params["notation"])
+    pin = read_pin(params["pin_env"])
+    try:
+        credential = load_credential(
+            params["credential"], pin, pkcs11_module=params["pkcs11_module"]
+        )
+    except WrongPinError:
+        fail("mã PIN không đúng hoặc không mở được chứng thư số")
+    trust = load_trust(params["trust_paths"], development=development)
+    options = SignOptions(
+        level=level,  # type: ignore[arg-type]  # click.Choice checked it
+        certify=params.get("certify", False),
+        docmdp=params.get("docmdp", "fill_forms"),
+        field_name=params["field_name"],
+        reason=params["reason"],
+        location=params["location"],
+        contact_info=params["contact_info"],
+        tsa_url=tsa_url,
+        trust_roots=trust.roots,
+        appearance=appearance,
+    )
+    return credential, options
+
+
+@click.command("sign")
+@click.argument("source", type=click.Path(dir_okay=False, path_type=Path))
+@signing_options
+@click.option("--certify", is_flag=True, help="Ký chứng nhận (DocMDP) thay vì ký phê duyệt.")
+@click.option(
+    "--docmdp",
+    type=click.Choice(["no_changes", "fill_forms", "annotate"]),
+    default="fill_forms",
+    show_default=True,
+    help="Thay đổi cho phép sau khi ký chứng nhận.",
+)
+@friendly_errors
+def sign_command(source: Path, **params: Any) -> None:
+    """Ký số tệp PDF SOURCE và ghi kết quả ra --output."""
+    from signer.signing import sign_pdf
+
+    credential, options = build_signing(params)
+    result = sign_pdf(source, params["output"], credential, options)
+    click.echo(
+        f"Đã ký {source} -> {params['output']} (trường {result.field_name}, "
+        f"mức {result.level.upper()}, SHA-256 {result.digest_sha256})"
+    )
+
+
+@click.command("prepare")
+@click.argument("source", type=click.Path(dir_okay=False, path_type=Path))
+@click.option(
+    "-o",
+    "--output",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Dự thảo đã chuẩn bị, để lãnh đạo ký.",
+)
+@friendly_errors
+def prepare_command(source: Path, output: Path) -> None:
+    """Chuẩn bị dự thảo: thêm ô trống cho số và ngày ban hành, trước khi lãnh đạo ký."""
+    from signer.issuing import prepare_draft
+
+    blanks = prepare_draft(source, output)
+    found = ["số"] + [
+        name for name, blank in (("ngày", blanks.day), ("tháng", blanks.month)) if blank is not None
+    ]
+    click.echo(f"Đã chuẩn bị {output}: ô trống cho {', '.join(found)} trên trang 1")
+
+
+@click.command("issue")
+@click.argument("source", type=click.Path(dir_okay=False, path_type=Path))
+@signing_options
+@click.option(
+    "--counter",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=DEFAULT_COUNTER,
+    show_default=True,
+    help="Tệp đếm số văn bản đi (mỗi cơ quan, mỗi năm bắt đầu từ 01).",
+)
+@click.option("--agency", help="Mã định danh cơ quan (mặc định: ghi trong chứng thư số).")
+@click.option("--json", "as_json", is_flag=True, help="In kết quả dạng JSON.")
+@friendly_errors
+def issue_command(
+    source: Path, counter: Path, agency: str | None, as_json: bool, **params: Any
+) -> None:
+    """Ban hành văn bản đã được lãnh đạo ký: cấp số, ngày ban hành và ký số cơ quan."""
+    from signer.issuing import FileCounter, issue_document, vietnam_date
+
+    credential, options = build_signing(params, default_level="b-lt")
+    result = issue_document(
+        source, params["output"], credential, FileCounter(counter), options, agency=agency
+    )
+    if as_json:
+        click.echo(json.dumps(result.to_dict(), ensure_ascii=False))
+        return
+    local = vietnam_date(result.issued_at)
+    click.echo(
+        f"Đã ban hành {params['output']}: số {result.number:02d}, ngày {local:%d/%m/%Y %H:%M} "
+        f"(giờ Việt Nam), cơ quan {result.agency}"
+    )

@@ -3,14 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import hmac
 import os
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
-from urllib.parse import unquote, unquote_to_bytes
 
 from asn1crypto import algos, cms, x509
 from asn1crypto import pkcs12 as asn1_pkcs12
@@ -24,7 +20,7 @@ from pyhanko.sign.general import as_signing_certificate_v2
 from pyhanko.sign.signers import Signer
 from pyhanko_certvalidator.registry import SimpleCertificateStore
 
-from signer.errors import CredentialError, SignerError, WrongPinError
+from signer.errors import CredentialError, WrongPinError
 
 __all__ = ["Credential", "KeySigner", "load_credential"]
 
@@ -242,109 +238,6 @@ def load_pkcs12_credential(path: Path, pin: str | None) -> Credential:
     return credential_from_key(key, cert, extra, origin=str(path))
 
 
-def _parse_pkcs11_uri(uri: str) -> tuple[dict[str, str], dict[str, str]]:
-    """Split an RFC 7512 URI into its path and query attributes, percent-decoded."""
-    body = uri[len("pkcs11:") :]
-    path, _, query = body.partition("?")
-
-    def pairs(text: str, separator: str) -> dict[str, str]:
-        found: dict[str, str] = {}
-        for item in filter(None, text.split(separator)):
-            name, equals, value = item.partition("=")
-            if not equals:
-                raise CredentialError(f"thuộc tính URI PKCS#11 sai dạng {item!r}")
-            found[name.strip().lower()] = value
-        return found
-
-    return pairs(path, ";"), pairs(query, "&")
-
-
-def load_pkcs11_credential(uri: str, pin: str | None, module: str | None) -> Credential:
-    """Open a session on the token named by ``uri`` and find its key and certificates.
-
-    The key never leaves the token; one test signature at load proves the key matches the
-    certificate and the PIN works, so signing later cannot fail on either.
-    """
-    try:
-        from pyhanko.config.pkcs11 import TokenCriteria
-        from pyhanko.sign.pkcs11 import PKCS11Signer
-    except ImportError:
-        raise CredentialError(
-            "cần python-pkcs11 để dùng PKCS#11 (pip install 'pyhanko[pkcs11]')"
-        ) from None
-    path, query = _parse_pkcs11_uri(uri)
-    module = module or (unquote(query["module-path"]) if "module-path" in query else None)
-    if not module:
-        raise CredentialError("khóa PKCS#11 cần đường dẫn thư viện (--pkcs11-module)")
-    if pin is None and "pin-value" in query:
-        pin = unquote(query["pin-value"])
-    if pin is None:
-        raise WrongPinError(f"thiết bị PKCS#11 {uri} cần mã PIN nhưng chưa nhập mã PIN")
-    label = unquote(path["token"]) if "token" in path else None
-    serial = unquote_to_bytes(path["serial"]) if "serial" in path else None
-    criteria = TokenCriteria(label=label, serial=serial) if label or serial else None
-    object_label = unquote(path["object"]) if "object" in path else None
-    object_id = unquote_to_bytes(path["id"]) if "id" in path else None
-    if object_label is None and object_id is None:
-        raise CredentialError(f"{uri} không chỉ rõ khóa: thêm object=NHÃN hoặc id=%XX")
-    session = _open_session(module, criteria, pin, uri)
-    try:
-        probe = PKCS11Signer(
-            session, key_label=object_label, key_id=object_id, other_certs_to_pull=None
-        )
-        leaf = probe.signing_cert  # loads certificate and key handle now, synchronously
-        chain = _order_chain(leaf, probe.cert_registry)
-        signer = PKCS11Signer(
-            session,
-            key_label=object_label,
-            key_id=object_id,
-            signing_cert=leaf,
-            ca_chain=chain,
-            signature_mechanism=_mechanism_for(leaf.public_key.algorithm),
-            # Many tokens (SoftHSM2 among them) offer only raw CKM_ECDSA: hash on our side.
-            use_raw_mechanism=leaf.public_key.algorithm == "ec",
-        )
-        signer.signed_attr_prov_spec = _PadesSignedAttributes(leaf)
-        _check_key_matches(signer, leaf, uri)
-    except SignerError:
-        raise
-    except Exception as error:  # python-pkcs11 and pyHanko's lookup raise many types
-        reason = str(error).strip() or type(error).__name__
-        raise CredentialError(f"không dùng được khóa của {uri}: {reason}") from None
-    return Credential(signer=signer, certificate=leaf, chain=chain)
-
-
-# PKCS#11 login state belongs to the process, not the session: a second login to a token fails.
-# So one session per token is kept and reused, and a later PIN is checked against the first.
-_SESSIONS: dict[tuple[str, str | None, bytes | None], tuple[Any, bytes]] = {}
-
-
-def _open_session(module: str, criteria: Any, pin: str, uri: str) -> Any:
-    from pkcs11 import exceptions as p11_errors
-    from pyhanko.sign.pkcs11 import open_pkcs11_session
-
-    key = (module, criteria.label if criteria else None, criteria.serial if criteria else None)
-    pin_digest = hashlib.sha256(pin.encode("utf-8")).digest()
-    if key in _SESSIONS:
-        session, known = _SESSIONS[key]
-        if not hmac.compare_digest(known, pin_digest):
-            raise WrongPinError(f"mã PIN không mở được thiết bị PKCS#11 của {uri}")
-        return session
-    try:
-        session = open_pkcs11_session(module, token_criteria=criteria, user_pin=pin)
-    except (p11_errors.PinIncorrect, p11_errors.PinInvalid, p11_errors.PinLenRange):
-        raise WrongPinError(f"mã PIN không mở được thiết bị PKCS#11 của {uri}") from None
-    except p11_errors.PinLocked:
-        raise WrongPinError(
-            f"thiết bị PKCS#11 của {uri} đã bị khóa (nhập sai mã PIN quá nhiều lần)"
-        ) from None
-    except Exception as error:  # the module and python-pkcs11 raise many unrelated types
-        reason = str(error).strip() or type(error).__name__
-        raise CredentialError(f"không mở được thiết bị PKCS#11 của {uri}: {reason}") from None
-    _SESSIONS[key] = (session, pin_digest)
-    return session
-
-
 def _mechanism_for(algorithm: str) -> algos.SignedDigestAlgorithm:
     if algorithm == "rsa":
         built = _pss_mechanism()
@@ -385,6 +278,8 @@ def load_credential(
     """Load a PKCS#12 file or an RFC 7512 PKCS#11 URI into a reusable Credential."""
     text = os.fspath(source)
     if text.lower().startswith("pkcs11:"):
+        from signer.pkcs11 import load_pkcs11_credential  # needs python-pkcs11 only when used
+
         module = os.fspath(pkcs11_module) if pkcs11_module is not None else None
         return load_pkcs11_credential(text, pin, module)
     return load_pkcs12_credential(Path(text), pin)

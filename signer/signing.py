@@ -31,6 +31,7 @@ from pyhanko_certvalidator.errors import PathError, ValidationError
 from signer.appearance import VN_TIME, Appearance, PreparedStampStyle, plan_appearance
 from signer.credentials import Credential, KeySigner
 from signer.errors import SignerError, SigningError, UnreadablePdfError
+from signer.pkcs11 import PKCS11KeySigner
 
 __all__ = ["Level", "SignOptions", "SignResult", "sign_pdf"]
 
@@ -97,7 +98,10 @@ def signature_bytes_reserved(credential: Credential, level: Level) -> int:
     """Size of the /Contents placeholder (hex digits) that always fits our CMS container."""
     certificates = sum(len(c.dump()) for c in (credential.certificate, *credential.chain))
     signer = credential.signer
-    raw_signature = signer.max_signature_size if isinstance(signer, KeySigner) else 1024
+    if isinstance(signer, KeySigner | PKCS11KeySigner):
+        raw_signature = signer.max_signature_size
+    else:
+        raw_signature = 1024
     issuer_name = len(credential.certificate.issuer.dump())
     der_size = certificates + raw_signature + 2 * issuer_name + CMS_FIXED_BYTES
     if level != "b-b":

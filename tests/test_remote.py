@@ -10,7 +10,6 @@ from __future__ import annotations
 import base64
 import json
 import os
-import shutil
 import subprocess
 import sys
 from collections.abc import Sequence
@@ -22,7 +21,7 @@ import pytest
 from asn1crypto import pem, x509
 from pyhanko.pdf_utils.reader import PdfFileReader
 
-from signer.devpki import dev_ca_path, dev_cert_path, dev_key_path, dev_root_path
+from signer.devpki import dev_ca_path, dev_cert_path, dev_key_path
 from signer.errors import SigningError
 from signer.remote import finish_remote_signature, prepare_remote_signature, state_path_for
 from signer.signing import SignOptions
@@ -161,20 +160,6 @@ def _assert_refused(run: subprocess.CompletedProcess[str], output: Path, *words:
         assert word in lines[0], lines[0]
     assert not output.exists()
     assert not [p for p in output.parent.iterdir() if p.name.endswith(".part")]
-
-
-@pytest.fixture(scope="module")
-def nss_db(tmp_path_factory: pytest.TempPathFactory) -> str:
-    """A fresh NSS database trusting only the development root."""
-    for tool in ("certutil", "pdfsig"):
-        assert shutil.which(tool), f"{tool} is missing: apt-get install libnss3-tools poppler-utils"
-    db = f"sql:{tmp_path_factory.mktemp('nss')}"
-    subprocess.run(["certutil", "-N", "--empty-password", "-d", db], check=True)
-    subprocess.run(
-        ["certutil", "-A", "-n", "root", "-t", "CT,C,C", "-i", str(dev_root_path()), "-d", db],
-        check=True,
-    )
-    return db
 
 
 @pytest.mark.parametrize(

@@ -4,11 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import io
-import os
-import shutil
 import socket
 import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -24,9 +21,6 @@ from signer.credentials import Credential, load_credential
 from signer.devpki import (
     DEV_PASSPHRASE,
     DEV_TSA_URL,
-    dev_ca_path,
-    dev_cert_path,
-    dev_key_path,
     dev_p12_path,
     dev_root_path,
 )
@@ -54,21 +48,6 @@ def ec_credential() -> Credential:
     credential = load_credential(dev_p12_path(EC_LABEL), DEV_PASSPHRASE)
     assert credential.certificate.public_key.algorithm == "ec"
     return credential
-
-
-@pytest.fixture(scope="session")
-def nss_db(tmp_path_factory: pytest.TempPathFactory) -> str:
-    """A fresh NSS database trusting only the development root."""
-    for tool in ("certutil", "pdfsig"):
-        assert shutil.which(tool), f"{tool} is missing: apt-get install libnss3-tools poppler-utils"
-    directory = tmp_path_factory.mktemp("nss")
-    db = f"sql:{directory}"
-    subprocess.run(["certutil", "-N", "--empty-password", "-d", db], check=True)
-    subprocess.run(
-        ["certutil", "-A", "-n", "root", "-t", "CT,C,C", "-i", str(dev_root_path()), "-d", db],
-        check=True,
-    )
-    return db
 
 
 def _options(level: Level, root: x509.Certificate, **text: str) -> SignOptions:
@@ -361,129 +340,3 @@ def test_reserved_space_is_sized_from_the_chain_without_a_dry_run(
     assert reserved == signature_bytes_reserved(ec_credential, "b-t") // 2
     chain = sum(len(c.dump()) for c in (ec_credential.certificate, *ec_credential.chain))
     assert chain < used < reserved
-
-
-# ---- PKCS#11 (SoftHSM2), RFC 7512 URIs -------------------------------------------------------
-
-SOFTHSM_MODULE = "/usr/lib/softhsm/libsofthsm2.so"
-TOKEN, FRESH_TOKEN, USER_PIN = "congvan-test", "congvan-fresh", "246810"
-SO_AND_USER_PIN = ("--pin", USER_PIN, "--so-pin", "13579111")
-
-
-def _import_certificates(token_label: str) -> None:
-    import pkcs11
-    from pkcs11 import Attribute, CertificateType, ObjectClass
-
-    token = pkcs11.lib(SOFTHSM_MODULE).get_token(token_label=token_label)
-    labels = [(RSA_LABEL, b"\x01"), (EC_LABEL, b"\x02"), ("vn-dev-ca", b"\x10")]
-    with token.open(rw=True, user_pin=USER_PIN) as session:
-        for label, object_id in labels:
-            path = dev_ca_path() if label == "vn-dev-ca" else dev_cert_path(label)
-            der = pem.unarmor(path.read_bytes())[2]
-            session.create_object(
-                {
-                    Attribute.CLASS: ObjectClass.CERTIFICATE,
-                    Attribute.CERTIFICATE_TYPE: CertificateType.X_509,
-                    Attribute.TOKEN: True,
-                    Attribute.LABEL: label,
-                    Attribute.ID: object_id,
-                    Attribute.VALUE: der,
-                    Attribute.SUBJECT: x509.Certificate.load(der).subject.dump(),
-                }
-            )
-
-
-@pytest.fixture(scope="session")
-def softhsm(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """Two SoftHSM2 tokens holding the RSA and ECDSA dev keys with their certificates."""
-    assert shutil.which("softhsm2-util"), "softhsm2 is missing: apt-get install softhsm2"
-    import pkcs11  # noqa: F401  (python-pkcs11 comes with pyhanko[pkcs11]; fail loudly if absent)
-
-    directory = tmp_path_factory.mktemp("softhsm")
-    (directory / "tokens").mkdir()
-    config = directory / "softhsm2.conf"
-    config.write_text(f"directories.tokendir = {directory / 'tokens'}\nlog.level = ERROR\n")
-    previous = os.environ.get("SOFTHSM2_CONF")
-    os.environ["SOFTHSM2_CONF"] = str(config)
-    for token in (TOKEN, FRESH_TOKEN):
-        subprocess.run(
-            [*("softhsm2-util", "--init-token", "--free", "--label", token), *SO_AND_USER_PIN],
-            check=True,
-            capture_output=True,
-        )
-        for label, object_id in ((RSA_LABEL, "01"), (EC_LABEL, "02")):
-            subprocess.run(
-                [
-                    *("softhsm2-util", "--import", str(dev_key_path(label)), "--token", token),
-                    *("--label", label, "--id", object_id, "--pin", USER_PIN),
-                ],
-                check=True,
-                capture_output=True,
-            )
-    for token in (TOKEN, FRESH_TOKEN):
-        _import_certificates(token)
-    yield SOFTHSM_MODULE
-    if previous is None:
-        os.environ.pop("SOFTHSM2_CONF", None)
-    else:
-        os.environ["SOFTHSM2_CONF"] = previous
-
-
-@pytest.mark.parametrize("label", [RSA_LABEL, EC_LABEL])
-def test_pkcs11_credential_signs_and_verifies(
-    softhsm: str,
-    sample_pdf: Path,
-    tmp_path: Path,
-    nss_db: str,
-    dev_root: x509.Certificate,
-    label: str,
-) -> None:
-    credential = load_credential(
-        f"pkcs11:token={TOKEN};object={label}", USER_PIN, pkcs11_module=softhsm
-    )
-    assert credential.organization_identifier == "DEV.TPD.000"
-    assert credential.chain[0].subject == credential.certificate.issuer
-    out = tmp_path / "signed.pdf"
-    sign_pdf(sample_pdf, out, credential)
-    sign_pdf(sample_pdf, out, credential)  # the token session is reused
-
-    signature = PdfFileReader(io.BytesIO(out.read_bytes())).embedded_signatures[0]
-    status = validate_pdf_signature(signature, ValidationContext(trust_roots=[dev_root]))
-    assert status.intact and status.valid and status.trusted
-    algorithm = signature.signer_info["signature_algorithm"]["algorithm"].native
-    assert algorithm == ("rsassa_pss" if label == RSA_LABEL else "sha256_ecdsa")
-    run = subprocess.run(["pdfsig", "-nssdir", nss_db, str(out)], capture_output=True, text=True)
-    assert "Signature is Valid." in run.stdout and "Certificate is Trusted." in run.stdout
-
-
-def test_pkcs11_wrong_pin_is_a_clear_error(softhsm: str) -> None:
-    uri = f"pkcs11:token={FRESH_TOKEN};object={RSA_LABEL}"
-    with pytest.raises(WrongPinError, match="mã PIN không mở được"):
-        load_credential(uri, "000000", pkcs11_module=softhsm)  # refused by the token itself
-    load_credential(uri, USER_PIN, pkcs11_module=softhsm)
-    with pytest.raises(WrongPinError, match="mã PIN không mở được"):
-        load_credential(uri, "000000", pkcs11_module=softhsm)  # token already logged in
-    with pytest.raises(WrongPinError, match="chưa nhập mã PIN"):
-        load_credential(uri, None, pkcs11_module=softhsm)
-
-
-@pytest.mark.parametrize(
-    ("uri", "message"),
-    [
-        (f"pkcs11:token=no-such-token;object={RSA_LABEL}", "No token matching"),
-        (f"pkcs11:token={TOKEN};object=no-such-key", "no-such-key"),
-        (f"pkcs11:token={TOKEN}", "không chỉ rõ khóa"),
-    ],
-)
-def test_pkcs11_unknown_token_or_key(softhsm: str, uri: str, message: str) -> None:
-    with pytest.raises(CredentialError, match=message):
-        load_credential(uri, USER_PIN, pkcs11_module=softhsm)
-
-
-def test_pkcs11_missing_module(tmp_path: Path) -> None:
-    with pytest.raises(CredentialError, match="không mở được"):
-        load_credential(
-            f"pkcs11:token={TOKEN};object={RSA_LABEL}",
-            USER_PIN,
-            pkcs11_module=tmp_path / "missing.so",
-        )

@@ -9,6 +9,7 @@ signature.
 from __future__ import annotations
 
 import io
+import logging
 import os
 import threading
 import unicodedata
@@ -33,6 +34,10 @@ from pyhanko.pdf_utils.writer import BasePdfFileWriter, PdfFileWriter
 from signer.errors import SigningError
 
 __all__ = ["PreparedFont", "PreparedImage", "load_image", "serif_font"]
+
+# fontTools warns that it cannot subset Liberation's FFTM (FontForge timestamp) table, which
+# is dropped as it should be; the warning would reach every clerk's terminal.
+logging.getLogger("fontTools.subset").setLevel(logging.ERROR)
 
 POINTS_PER_INCH = 72.0
 DEFAULT_DPI = 300.0

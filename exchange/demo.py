@@ -16,8 +16,10 @@ from pathlib import Path
 import click
 from werkzeug.serving import make_server
 
+from signer.appearance import Appearance, dev_image_path, load_image
 from signer.credentials import load_credential
 from signer.devpki import DEV_PASSPHRASE, DEV_SERVICES_URL, DEV_TSA_URL, dev_p12_path
+from signer.issuing import InMemoryCounter, issue_document, prepare_draft, vietnam_date
 from signer.reports import render_text
 from signer.signing import SignOptions, sign_pdf
 from signer.trust import load_trust
@@ -68,17 +70,23 @@ def running_dev_services() -> Iterator[None]:
     help="Thư mục ghi tệp đã ký.",
 )
 def demo_command(output_dir: Path) -> None:
-    """Ký thử văn bản mẫu bằng chứng thư phát triển (lãnh đạo rồi cơ quan) và kiểm tra kết quả."""
+    """Ban hành thử văn bản mẫu bằng chứng thư phát triển: lãnh đạo ký, văn thư cấp số và ký số
+    cơ quan, rồi kiểm tra kết quả."""
     output_dir.mkdir(parents=True, exist_ok=True)
+    draft = output_dir / "0-du-thao.pdf"
     official_signed = output_dir / "1-lanh-dao-da-ky.pdf"
-    issued = output_dir / "2-co-quan-da-ky.pdf"
+    issued = output_dir / "2-da-ban-hanh.pdf"
     trust = load_trust(development=True)
     official = load_credential(dev_p12_path("official-tpd-phochutich"), DEV_PASSPHRASE)
     agency = load_credential(dev_p12_path("agency-tpd"), DEV_PASSPHRASE)
+    # The demo numbers from 01 each run: it shows the workflow, it keeps no register.
+    numbers = InMemoryCounter()
     with running_dev_services():
         click.echo(f"Văn bản mẫu: {SAMPLE.name}")
+        prepare_draft(SAMPLE, draft)
+        click.echo(f"0. Dự thảo đã chuẩn bị ô số và ngày ban hành: {draft}")
         sign_pdf(
-            SAMPLE,
+            draft,
             official_signed,
             official,
             SignOptions(
@@ -87,13 +95,17 @@ def demo_command(output_dir: Path) -> None:
                 reason="Phê duyệt văn bản",
                 location="Tân Phú Đông, Tiền Giang",
                 tsa_url=DEV_TSA_URL,
+                appearance=Appearance(
+                    "official", image=load_image(dev_image_path("official-tpd-phochutich"))
+                ),
             ),
         )
         click.echo(f"1. {official.common_name} đã ký: {official_signed}")
-        sign_pdf(
+        result = issue_document(
             official_signed,
             issued,
             agency,
+            numbers,
             SignOptions(
                 level="b-lt",
                 field_name="ChuKyCoQuan",
@@ -102,9 +114,14 @@ def demo_command(output_dir: Path) -> None:
                 contact_info=agency.organization,
                 tsa_url=DEV_TSA_URL,
                 trust_roots=trust.roots,
+                appearance=Appearance("agency", image=load_image(dev_image_path("agency-tpd"))),
             ),
         )
-        click.echo(f"2. {agency.common_name} đã ký số cơ quan: {issued}")
+        issued_on = vietnam_date(result.issued_at)
+        click.echo(
+            f"2. Văn thư đã ban hành số {result.number:02d}, ngày {issued_on:%d/%m/%Y}, "
+            f"ký số {agency.common_name}: {issued}"
+        )
         report = verify_pdf(issued, trust=trust)
     click.echo()
     click.echo(render_text(report))

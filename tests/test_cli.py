@@ -248,15 +248,22 @@ def test_sign_with_a_missing_credential_file_is_a_clear_error(
     assert_one_clear_line(result)
 
 
-def test_demo_signs_twice_and_both_signatures_pass(tmp_path: Path, dev_services: str) -> None:
+def test_demo_issues_the_sample_with_both_signatures_passing(
+    tmp_path: Path, dev_services: str
+) -> None:
     result = congvan("demo", "--output-dir", tmp_path)
     assert result.returncode == 0, result.stderr
     assert "HỢP LỆ" in result.stdout
-    issued = tmp_path / "2-co-quan-da-ky.pdf"
+    issued = tmp_path / "2-da-ban-hanh.pdf"
     report = json.loads(congvan("verify", issued, "--json").stdout)
     assert report["verdict"] == "passed"
     signers = [s["signer"]["organization"] for s in report["signatures"] if s["signer"]]
     assert signers.count("Ủy ban nhân dân huyện Tân Phú Đông") == 2
+    assert "số 01" in result.stdout
+    text = subprocess.run(
+        ["pdftotext", "-f", "1", "-l", "1", str(issued), "-"], capture_output=True, text=True
+    ).stdout
+    assert "01" in text.split("Số:")[1][:12]
 
 
 def test_prepare_sign_issue_from_the_command_line(

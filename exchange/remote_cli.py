@@ -11,10 +11,12 @@ import os
 from collections.abc import Sequence
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import click
 
 from exchange.cli_errors import fail, friendly_errors
+from exchange.signing_cli import build_options, certify_options, signature_options
 
 SECRET_ENV = "CONGVAN_REMOTE_SECRET"
 
@@ -33,13 +35,6 @@ def remote() -> None:
 @remote.command("prepare")
 @click.argument("source", type=click.Path(dir_okay=False, path_type=Path))
 @click.option(
-    "-o",
-    "--output",
-    required=True,
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="Tệp PDF đã chuẩn bị (chờ chữ ký).",
-)
-@click.option(
     "--cert",
     "cert_path",
     required=True,
@@ -53,32 +48,8 @@ def remote() -> None:
     type=click.Path(dir_okay=False, path_type=Path),
     help="Chứng thư trung gian (PEM); có thể lặp lại.",
 )
-@click.option(
-    "--level",
-    type=click.Choice(["b-b", "b-t", "b-lt", "b-lta"]),
-    default=None,
-    help="Mức PAdES (mặc định b-t nếu có dịch vụ dấu thời gian, nếu không b-b).",
-)
-@click.option("--tsa", "tsa_url", help="URL dịch vụ cấp dấu thời gian (RFC 3161).")
-@click.option(
-    "--trust",
-    "trust_paths",
-    multiple=True,
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="Chứng thư gốc tin cậy thêm (PEM), dùng cho mức b-lt/b-lta.",
-)
-@click.option("--certify", is_flag=True, help="Ký chứng nhận (DocMDP) thay vì ký phê duyệt.")
-@click.option(
-    "--docmdp",
-    type=click.Choice(["no_changes", "fill_forms", "annotate"]),
-    default="fill_forms",
-    show_default=True,
-    help="Thay đổi cho phép sau khi ký chứng nhận.",
-)
-@click.option("--field", "field_name", help="Tên trường chữ ký.")
-@click.option("--reason", help="Lý do ký.")
-@click.option("--location", help="Nơi ký.")
-@click.option("--contact", "contact_info", help="Thông tin liên hệ (cơ quan).")
+@signature_options
+@certify_options
 @click.option(
     "--valid-for",
     type=click.IntRange(min=1, max=24 * 60),
@@ -95,52 +66,24 @@ def remote() -> None:
 @friendly_errors
 def prepare_command(
     source: Path,
-    output: Path,
     cert_path: Path,
     chain_paths: Sequence[Path],
-    level: str | None,
-    tsa_url: str | None,
-    trust_paths: Sequence[Path],
-    certify: bool,
-    docmdp: str,
-    field_name: str | None,
-    reason: str | None,
-    location: str | None,
-    contact_info: str | None,
     valid_for: int,
     state_path: Path | None,
+    **params: Any,
 ) -> None:
     """Chuẩn bị SOURCE để ký; in JSON gồm dữ liệu cần ký (to_be_signed, base64)."""
     from signer.remote import prepare_remote_signature
-    from signer.signing import SignOptions
-    from signer.trust import is_development_mode, load_certificates, load_trust
+    from signer.trust import load_certificates
 
-    development = is_development_mode()
-    if tsa_url is None and development:
-        from signer.devpki import DEV_TSA_URL
-
-        tsa_url = DEV_TSA_URL
-    if level is None:
-        level = "b-t" if tsa_url else "b-b"
+    options = build_options(params)
     certificates = load_certificates(cert_path)
     chain = list(certificates[1:])
     for path in chain_paths:
         chain.extend(load_certificates(path))
-    trust = load_trust(trust_paths, development=development)
-    options = SignOptions(
-        level=level,  # type: ignore[arg-type]
-        certify=certify,
-        docmdp=docmdp,  # type: ignore[arg-type]
-        field_name=field_name,
-        reason=reason,
-        location=location,
-        contact_info=contact_info,
-        tsa_url=tsa_url,
-        trust_roots=trust.roots,
-    )
     prepared = prepare_remote_signature(
         source,
-        output,
+        params["output"],
         certificates[0],
         chain,
         options,

@@ -34,63 +34,96 @@ def read_pin(pin_env: str | None) -> str | None:
     return None
 
 
-def signing_options(function: F) -> F:
-    """The options every signing command takes."""
-    decorators = [
-        click.option(
-            "-o",
-            "--output",
-            required=True,
-            type=click.Path(dir_okay=False, path_type=Path),
-            help="Tệp PDF ghi ra.",
-        ),
-        click.option(
-            "--credential", required=True, help="Tệp PKCS#12 hoặc URI PKCS#11 (RFC 7512)."
-        ),
-        click.option("--pin-env", help="Tên biến môi trường chứa mã PIN; nếu không có sẽ hỏi."),
-        click.option(
-            "--pkcs11-module", type=click.Path(dir_okay=False), help="Thư viện PKCS#11 (.so)."
-        ),
-        click.option(
-            "--level",
-            type=click.Choice(["b-b", "b-t", "b-lt", "b-lta"]),
-            default=None,
-            help="Mức PAdES (mặc định b-t nếu có dịch vụ dấu thời gian, nếu không b-b).",
-        ),
-        click.option("--tsa", "tsa_url", help="URL dịch vụ cấp dấu thời gian (RFC 3161)."),
-        click.option(
-            "--trust",
-            "trust_paths",
-            multiple=True,
-            type=click.Path(dir_okay=False, path_type=Path),
-            help="Chứng thư gốc tin cậy thêm (PEM), dùng khi nhúng thông tin thu hồi.",
-        ),
-        click.option("--field", "field_name", help="Tên trường chữ ký."),
-        click.option("--reason", help="Lý do ký."),
-        click.option("--location", help="Nơi ký."),
-        click.option("--contact", "contact_info", help="Thông tin liên hệ (cơ quan)."),
-        click.option(
-            "--visible",
-            type=click.Choice(["official", "agency", "corner"]),
-            help="Chữ ký hiển thị: lãnh đạo (ảnh chữ ký), cơ quan (ảnh dấu) "
-            "hoặc dòng chữ góc trên bên phải (tệp đính kèm, bản sao).",
-        ),
-        click.option(
-            "--image",
-            type=click.Path(dir_okay=False, path_type=Path),
-            help="Ảnh PNG trong suốt: chữ ký tay (lãnh đạo) hoặc con dấu (cơ quan).",
-        ),
-        click.option("--notation", help="Dòng chữ góc phải: số, ký hiệu hoặc loại bản sao."),
-    ]
+def _apply(function: F, decorators: list[Callable[[F], F]]) -> F:
     for decorator in reversed(decorators):
         function = decorator(function)
     return function
 
 
-def build_signing(params: dict[str, Any], *, default_level: str | None = None) -> tuple[Any, Any]:
-    """The loaded credential and the SignOptions the command-line options describe."""
+def credential_options(function: F) -> F:
+    """Where the signing key is and how it is unlocked."""
+    return _apply(
+        function,
+        [
+            click.option(
+                "--credential", required=True, help="Tệp PKCS#12 hoặc URI PKCS#11 (RFC 7512)."
+            ),
+            click.option("--pin-env", help="Tên biến môi trường chứa mã PIN; nếu không có sẽ hỏi."),
+            click.option(
+                "--pkcs11-module", type=click.Path(dir_okay=False), help="Thư viện PKCS#11 (.so)."
+            ),
+        ],
+    )
+
+
+def signature_options(function: F) -> F:
+    """What signature to make and where to write it."""
+    return _apply(
+        function,
+        [
+            click.option(
+                "-o",
+                "--output",
+                required=True,
+                type=click.Path(dir_okay=False, path_type=Path),
+                help="Tệp PDF ghi ra.",
+            ),
+            click.option(
+                "--level",
+                type=click.Choice(["b-b", "b-t", "b-lt", "b-lta"]),
+                default=None,
+                help="Mức PAdES (mặc định b-t nếu có dịch vụ dấu thời gian, nếu không b-b).",
+            ),
+            click.option("--tsa", "tsa_url", help="URL dịch vụ cấp dấu thời gian (RFC 3161)."),
+            click.option(
+                "--trust",
+                "trust_paths",
+                multiple=True,
+                type=click.Path(dir_okay=False, path_type=Path),
+                help="Chứng thư gốc tin cậy thêm (PEM), dùng khi nhúng thông tin thu hồi.",
+            ),
+            click.option("--field", "field_name", help="Tên trường chữ ký."),
+            click.option("--reason", help="Lý do ký."),
+            click.option("--location", help="Nơi ký."),
+            click.option("--contact", "contact_info", help="Thông tin liên hệ (cơ quan)."),
+            click.option(
+                "--visible",
+                type=click.Choice(["official", "agency", "corner"]),
+                help="Chữ ký hiển thị: lãnh đạo (ảnh chữ ký), cơ quan (ảnh dấu) "
+                "hoặc dòng chữ góc trên bên phải (tệp đính kèm, bản sao).",
+            ),
+            click.option(
+                "--image",
+                type=click.Path(dir_okay=False, path_type=Path),
+                help="Ảnh PNG trong suốt: chữ ký tay (lãnh đạo) hoặc con dấu (cơ quan).",
+            ),
+            click.option("--notation", help="Dòng chữ góc phải: số, ký hiệu hoặc loại bản sao."),
+        ],
+    )
+
+
+def certify_options(function: F) -> F:
+    """A certification (DocMDP) signature instead of an approval one."""
+    return _apply(
+        function,
+        [
+            click.option(
+                "--certify", is_flag=True, help="Ký chứng nhận (DocMDP) thay vì ký phê duyệt."
+            ),
+            click.option(
+                "--docmdp",
+                type=click.Choice(["no_changes", "fill_forms", "annotate"]),
+                default="fill_forms",
+                show_default=True,
+                help="Thay đổi cho phép sau khi ký chứng nhận.",
+            ),
+        ],
+    )
+
+
+def build_options(params: dict[str, Any], *, default_level: str | None = None) -> Any:
+    """The SignOptions that `signature_options` (and `certify_options`) describe."""
     from signer.appearance import Appearance, load_image
-    from signer.credentials import load_credential
     from signer.signing import SignOptions
     from signer.trust import is_development_mode, load_trust
 
@@ -107,15 +140,8 @@ def build_signing(params: dict[str, Any], *, default_level: str | None = None) -
             fail("chữ ký hiển thị của lãnh đạo hoặc cơ quan cần ảnh (--image)")
         image = load_image(params["image"]) if params["image"] is not None else None
         appearance = Appearance(params["visible"], image=image, notation=params["notation"])
-    pin = read_pin(params["pin_env"])
-    try:
-        credential = load_credential(
-            params["credential"], pin, pkcs11_module=params["pkcs11_module"]
-        )
-    except WrongPinError:
-        fail("mã PIN không đúng hoặc không mở được chứng thư số")
     trust = load_trust(params["trust_paths"], development=development)
-    options = SignOptions(
+    return SignOptions(
         level=level,  # type: ignore[arg-type]  # click.Choice checked it
         certify=params.get("certify", False),
         docmdp=params.get("docmdp", "fill_forms"),
@@ -127,26 +153,31 @@ def build_signing(params: dict[str, Any], *, default_level: str | None = None) -
         trust_roots=trust.roots,
         appearance=appearance,
     )
-    return credential, options
+
+
+def load_cli_credential(params: dict[str, Any]) -> Any:
+    """The credential `credential_options` name, unlocked with the PIN."""
+    from signer.credentials import load_credential
+
+    pin = read_pin(params["pin_env"])
+    try:
+        return load_credential(params["credential"], pin, pkcs11_module=params["pkcs11_module"])
+    except WrongPinError:
+        fail("mã PIN không đúng hoặc không mở được chứng thư số")
 
 
 @click.command("sign")
 @click.argument("source", type=click.Path(dir_okay=False, path_type=Path))
-@signing_options
-@click.option("--certify", is_flag=True, help="Ký chứng nhận (DocMDP) thay vì ký phê duyệt.")
-@click.option(
-    "--docmdp",
-    type=click.Choice(["no_changes", "fill_forms", "annotate"]),
-    default="fill_forms",
-    show_default=True,
-    help="Thay đổi cho phép sau khi ký chứng nhận.",
-)
+@credential_options
+@signature_options
+@certify_options
 @friendly_errors
 def sign_command(source: Path, **params: Any) -> None:
     """Ký số tệp PDF SOURCE và ghi kết quả ra --output."""
     from signer.signing import sign_pdf
 
-    credential, options = build_signing(params)
+    options = build_options(params)
+    credential = load_cli_credential(params)
     result = sign_pdf(source, params["output"], credential, options)
     click.echo(
         f"Đã ký {source} -> {params['output']} (trường {result.field_name}, "
@@ -177,7 +208,8 @@ def prepare_command(source: Path, output: Path) -> None:
 
 @click.command("issue")
 @click.argument("source", type=click.Path(dir_okay=False, path_type=Path))
-@signing_options
+@credential_options
+@signature_options
 @click.option(
     "--counter",
     type=click.Path(dir_okay=False, path_type=Path),
@@ -194,7 +226,8 @@ def issue_command(
     """Ban hành văn bản đã được lãnh đạo ký: cấp số, ngày ban hành và ký số cơ quan."""
     from signer.issuing import FileCounter, issue_document, vietnam_date
 
-    credential, options = build_signing(params, default_level="b-lt")
+    options = build_options(params, default_level="b-lt")
+    credential = load_cli_credential(params)
     result = issue_document(
         source, params["output"], credential, FileCounter(counter), options, agency=agency
     )

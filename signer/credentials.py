@@ -106,14 +106,6 @@ class KeySigner(Signer):  # type: ignore[misc]  # pyHanko ships no type informat
         # Only PAdES signatures are made with this signer (see _PadesSignedAttributes).
         self.signed_attr_prov_spec = _PadesSignedAttributes(certificate)
 
-    @property
-    def max_signature_size(self) -> int:
-        """Upper bound of the raw signature length in bytes (DER for ECDSA)."""
-        if isinstance(self._key, rsa.RSAPrivateKey):
-            return (self._key.key_size + 7) // 8
-        # DER SEQUENCE of two INTEGERs, each possibly one byte longer for the sign bit.
-        return 2 * ((self._key.curve.key_size + 7) // 8 + 3) + 3
-
     async def async_sign_raw(
         self, data: bytes, digest_algorithm: str, dry_run: bool = False
     ) -> bytes:

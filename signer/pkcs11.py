@@ -93,7 +93,6 @@ class PKCS11KeySigner(Signer):  # type: ignore[misc]  # pyHanko ships no type in
         self._key_label = key_label
         self._key_id = key_id
         self._algorithm = certificate.public_key.algorithm
-        self._bits = certificate.public_key.bit_size
         registry = SimpleCertificateStore()  # type: ignore[no-untyped-call]
         registry.register_multiple(list(chain))
         super().__init__(
@@ -103,13 +102,6 @@ class PKCS11KeySigner(Signer):  # type: ignore[misc]  # pyHanko ships no type in
             prefer_pss=True,
         )
         self.signed_attr_prov_spec = _PadesSignedAttributes(certificate)
-
-    @property
-    def max_signature_size(self) -> int:
-        """Upper bound of the raw signature length in bytes (DER for ECDSA)."""
-        size = (int(self._bits) + 7) // 8
-        # ECDSA: a DER SEQUENCE of two INTEGERs, each possibly one byte longer for the sign bit.
-        return size if self._algorithm == "rsa" else 2 * (size + 3) + 3
 
     async def async_sign_raw(
         self, data: bytes, digest_algorithm: str, dry_run: bool = False

@@ -29,9 +29,8 @@ from pyhanko_certvalidator import ValidationContext
 from pyhanko_certvalidator.errors import PathError, ValidationError
 
 from signer.appearance import VN_TIME, Appearance, PreparedStampStyle, plan_appearance
-from signer.credentials import Credential, KeySigner
+from signer.credentials import Credential
 from signer.errors import SignerError, SigningError, UnreadablePdfError
-from signer.pkcs11 import PKCS11KeySigner
 
 __all__ = ["Level", "SignOptions", "SignResult", "sign_pdf"]
 
@@ -94,14 +93,20 @@ class SignResult:
         }
 
 
+def max_signature_size(certificate: x509.Certificate) -> int:
+    """Upper bound of a raw signature by the certificate's key, in bytes, whatever holds the key."""
+    key = certificate.public_key
+    size = (int(key.bit_size) + 7) // 8
+    if key.algorithm == "rsa":
+        return size
+    # ECDSA: a DER SEQUENCE of two INTEGERs, each possibly one byte longer for the sign bit.
+    return 2 * (size + 3) + 3
+
+
 def signature_bytes_reserved(credential: Credential, level: Level) -> int:
     """Size of the /Contents placeholder (hex digits) that always fits our CMS container."""
     certificates = sum(len(c.dump()) for c in (credential.certificate, *credential.chain))
-    signer = credential.signer
-    if isinstance(signer, KeySigner | PKCS11KeySigner):
-        raw_signature = signer.max_signature_size
-    else:
-        raw_signature = 1024
+    raw_signature = max_signature_size(credential.certificate)
     issuer_name = len(credential.certificate.issuer.dump())
     der_size = certificates + raw_signature + 2 * issuer_name + CMS_FIXED_BYTES
     if level != "b-b":

@@ -27,7 +27,7 @@ COVERAGE = {
 MODIFICATIONS = {
     "none": "không có thay đổi sau khi ký",
     "dss_and_timestamps": "chỉ bổ sung dữ liệu kiểm tra và dấu thời gian",
-    "form_filling": "chỉ bổ sung chữ ký tiếp theo",
+    "form_filling": "chỉ bổ sung chữ ký tiếp theo và số, ngày ban hành vào ô để trống",
     "annotations": "CÓ THÊM CHÚ THÍCH (annotation) SAU KHI KÝ",
     "other": "CÓ THAY ĐỔI NỘI DUNG SAU KHI KÝ",
 }

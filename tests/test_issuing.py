@@ -24,7 +24,7 @@ from signer.issuing import (
     issue_document,
     prepare_draft,
 )
-from signer.issuing.form import existing_fields
+from signer.issuing.form import existing_fields, fill_issue_fields
 from signer.signing import SignOptions, sign_pdf
 from signer.trust import load_trust
 from signer.verification import VerificationReport, verify_pdf
@@ -286,7 +286,11 @@ def test_the_workflow_fill_alone_passes(
 ) -> None:
     """The control for the four tests above: the same path with a proper number passes."""
     data = _signed_draft(sample_pdf, tmp_path, official)
-    report = _agency_signs_after(data, tmp_path, agency, _set_number("12"))
+
+    def fill(writer: IncrementalPdfFileWriter) -> None:
+        fill_issue_fields(writer, 12, ISSUED_AT)
+
+    report = _agency_signs_after(data, tmp_path, agency, fill)
     assert report.verdict == "passed", report.reason
 
 

@@ -15,6 +15,7 @@ from pdfminer.psparser import PSException
 from signer.errors import IssueError, UnreadablePdfError
 from signer.fields import (
     DAY_FIELD,
+    DESCENT,
     MAX_FIELD_HEIGHT,
     MAX_FIELD_WIDTH,
     MONTH_FIELD,
@@ -23,8 +24,6 @@ from signer.fields import (
 
 # Room left on each side of a blank so the number never touches the printed text.
 PADDING = 1.5
-# Depth of the box below the text baseline, as a fraction of the type size.
-DESCENT = 0.25
 
 
 @dataclass(frozen=True)

@@ -11,11 +11,13 @@ from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from signer.errors import IssueError
 from signer.fields import (
     DAY_FIELD,
+    FONT_RESOURCE,
     MONTH_FIELD,
     NUMBER_FIELD,
     WORKFLOW_FIELDS,
+    filled_content,
 )
-from signer.issuing.blanks import DESCENT, Blank, IssueBlanks
+from signer.issuing.blanks import Blank, IssueBlanks
 
 VIETNAM_TIME = timezone(timedelta(hours=7), "ICT")
 READ_ONLY = 1  # form field flag bit 1: viewers must not let a person type into the blank
@@ -108,7 +110,7 @@ def add_issue_fields(writer: IncrementalPdfFileWriter, blanks: IssueBlanks) -> N
                 generic.NameObject("/P"): page_ref,
                 generic.NameObject("/Q"): generic.NumberObject(1),  # centred
                 generic.NameObject("/DA"): generic.TextStringObject(
-                    f"/CongVanSerif {round(blank.font_size, 2)} Tf 0 g"
+                    f"{FONT_RESOURCE} {round(blank.font_size, 2)} Tf 0 g"
                 ),
                 generic.NameObject("/AP"): generic.DictionaryObject(
                     {generic.NameObject("/N"): _empty_appearance(writer, blank)}
@@ -126,19 +128,9 @@ def _text_appearance(
 ) -> generic.IndirectObject:
     from signer.appearance.resources import serif_font
 
-    font = serif_font()
     x1, y1, x2, y2 = (float(v) for v in field["/Rect"])
     width, height = x2 - x1, y2 - y1
-    size = float(str(field.get("/DA", "")).split()[1]) if "/DA" in field else 13.0
-    size = min(size, height)
-    x = max(0.0, (width - font.width(text, size)) / 2)
-    y = DESCENT * size  # the box starts DESCENT below the printed line's baseline
-    content = b"/Tx BMC q BT /CongVanSerif %.2f Tf 0 g %.2f %.2f Td %s Tj ET Q EMC" % (
-        size,
-        x,
-        y,
-        font.encode(text),
-    )
+    content = filled_content(field["/Rect"], str(field.get("/DA", "")), text)
     stream = generic.StreamObject(
         {
             generic.NameObject("/Type"): generic.NameObject("/XObject"),
@@ -154,7 +146,7 @@ def _text_appearance(
             generic.NameObject("/Resources"): generic.DictionaryObject(
                 {
                     generic.NameObject("/Font"): generic.DictionaryObject(
-                        {generic.NameObject("/CongVanSerif"): font.embed(writer)}
+                        {generic.NameObject(FONT_RESOURCE): serif_font().embed(writer)}
                     )
                 }
             ),

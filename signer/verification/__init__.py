@@ -23,6 +23,7 @@ from signer.verification.engine import (
     read_dss,
     validate_one,
 )
+from signer.verification.issue_fields import misplaced_issue_field
 from signer.verification.judgement import report_for
 from signer.verification.model import SignatureReport, SignerInfo, Verdict, VerificationReport
 from signer.verification.speedups import install as _install_speedups
@@ -191,6 +192,9 @@ async def _verify_reader(
     problem = tail_problem(reader, size)
     if problem:
         document_problems.append(problem)
+    misplaced = misplaced_issue_field(reader, stream, size)
+    if misplaced:
+        document_problems.append(misplaced)
     document_problems.extend(revision_problems(reader))
     return _judge(name, reports, document_problems)
 

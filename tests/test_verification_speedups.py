@@ -158,3 +158,20 @@ def test_remembering_signature_validator_never_remembers_a_failure(tmp_path: Pat
         validator.validate_signature(
             signature, tbs[:-1] + bytes([tbs[-1] ^ 1]), issuer.public_key, algorithm
         )
+
+
+def test_signing_certificate_check_memo_never_remembers_a_mismatch(tmp_path: Path) -> None:
+    from pyhanko.sign.validation.errors import SignatureValidationError
+
+    signed_data = _signed_data("agency-tpd", tmp_path)
+    other = _signed_data("agency-tanthoi", tmp_path)
+    attrs = signed_data["signer_infos"][0]["signed_attrs"]
+    own = speedups._original_extract(_fresh(signed_data)).signer_cert
+    stranger = speedups._original_extract(_fresh(other)).signer_cert
+    for _ in range(2):
+        speedups.check_signing_certificate_once(own, attrs)
+    for _ in range(2):  # the stranger's certificate never matches these signed attributes
+        with pytest.raises(SignatureValidationError):
+            speedups.check_signing_certificate_once(stranger, attrs)
+    assert (own.dump(), attrs.dump()) in speedups._checked_signing_certificates
+    assert (stranger.dump(), attrs.dump()) not in speedups._checked_signing_certificates

@@ -246,6 +246,28 @@ class RememberingSignatureValidator(DefaultSignatureValidator):
 SIGNATURE_VALIDATOR = RememberingSignatureValidator()
 
 
+_original_check_signing_certificate: Callable[[Any, Any], None] = (
+    generic_cms._check_signing_certificate  # type: ignore[attr-defined]
+)
+_checked_signing_certificates: set[tuple[bytes, bytes]] = set()
+
+
+def check_signing_certificate_once(cert: x509.Certificate, signed_attrs: Any) -> None:
+    """pyHanko's ESS signing-certificate check, remembered when it passed.
+
+    pyHanko runs it three times per signature on the same certificate and signed attributes;
+    the answer is a pure function of their encodings, so a pass is remembered by them (a
+    failure always raises afresh).
+    """
+    key = (cert.dump(), signed_attrs.dump())
+    if key in _checked_signing_certificates:
+        return
+    _original_check_signing_certificate(cert, signed_attrs)
+    if len(_checked_signing_certificates) >= _MEMO_LIMIT:
+        _checked_signing_certificates.clear()
+    _checked_signing_certificates.add(key)
+
+
 def install() -> None:
     """Install all speedups (idempotent)."""
     generic.read_hex_string_from_stream = read_hex_string_fast  # type: ignore[assignment]
@@ -254,6 +276,7 @@ def install() -> None:
     x509.Name.__eq__ = name_equal  # type: ignore[method-assign,assignment]
     x509.Name.hashable = property(_name_hashable)  # type: ignore[method-assign,assignment]
     generic_cms.extract_certificate_info = extract_certificate_info_interned  # type: ignore[attr-defined]
+    generic_cms._check_signing_certificate = check_signing_certificate_once  # type: ignore[attr-defined]
 
 
 def uninstall() -> None:
@@ -264,3 +287,4 @@ def uninstall() -> None:
     x509.Name.__eq__ = _original_name_eq  # type: ignore[method-assign]
     x509.Name.hashable = _original_hashable  # type: ignore[method-assign]
     generic_cms.extract_certificate_info = _original_extract  # type: ignore[attr-defined,assignment]
+    generic_cms._check_signing_certificate = _original_check_signing_certificate  # type: ignore[attr-defined,assignment]

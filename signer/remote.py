@@ -26,7 +26,6 @@ from asn1crypto import cms, x509
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from pyhanko.pdf_utils.misc import PdfError
 from pyhanko.pdf_utils.reader import PdfFileReader
-from pyhanko.sign.fields import SigSeedSubFilter
 from pyhanko.sign.general import SigningError as PyHankoSigningError
 from pyhanko.sign.signers import ExternalSigner, PdfSignatureMetadata, PdfSigner, PdfTimeStamper
 from pyhanko.sign.signers.pdf_byterange import PreparedByteRangeDigest
@@ -57,7 +56,6 @@ from signer.remote_session import (
     write_state,
 )
 from signer.signing import (
-    _DOCMDP,
     CHUNK_SIZE,
     TSA_TIMEOUT_SECONDS,
     SignOptions,
@@ -70,6 +68,7 @@ from signer.signing import (
     _opened_source,
     _visible,
     signature_bytes_reserved,
+    signature_metadata,
 )
 
 __all__ = [
@@ -229,18 +228,7 @@ def _metadata(
     common_name = certificate.subject.native.get("common_name")
     if isinstance(common_name, list):
         common_name = common_name[0] if common_name else None
-    return PdfSignatureMetadata(
-        field_name=field_name,
-        md_algorithm="sha256",
-        subfilter=SigSeedSubFilter.PADES,
-        reason=options.reason,
-        location=options.location,
-        name=options.signer_name or common_name,
-        contact_info=options.contact_info,
-        certify=options.certify,
-        docmdp_permissions=_DOCMDP[options.docmdp],
-        signer_key_usage={"digital_signature"},
-    )
+    return signature_metadata(options, field_name, common_name)
 
 
 def _read_prepared(prepared: Path, work: IO[bytes], state: SessionState) -> None:

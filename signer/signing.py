@@ -116,6 +116,35 @@ def signature_bytes_reserved(credential: Credential, level: Level) -> int:
     return 2 * der_size
 
 
+def signature_metadata(
+    options: SignOptions,
+    field_name: str,
+    signer_name: str | None,
+    context: ValidationContext | None = None,
+) -> PdfSignatureMetadata:
+    """The signature dictionary and PAdES settings for ``options``.
+
+    ``context`` (trust roots, fetching allowed) is given for B-LT and B-LTA, whose revocation
+    data is collected while signing.
+    """
+    return PdfSignatureMetadata(
+        field_name=field_name,
+        md_algorithm="sha256",
+        subfilter=SigSeedSubFilter.PADES,
+        reason=options.reason,
+        location=options.location,
+        name=options.signer_name or signer_name,
+        contact_info=options.contact_info,
+        certify=options.certify,
+        docmdp_permissions=_DOCMDP[options.docmdp],
+        embed_validation_info=context is not None,
+        use_pades_lta=context is not None and options.level == "b-lta",
+        validation_context=context,
+        # Agency certificates may carry digitalSignature only; officials carry both.
+        signer_key_usage={"digital_signature"},
+    )
+
+
 def _check_options(options: SignOptions) -> None:
     if options.level not in LEVELS:
         raise SigningError(
@@ -282,22 +311,7 @@ def _sign_into(
             allow_fetching=True,
             revocation_mode="hard-fail",
         )
-    metadata = PdfSignatureMetadata(
-        field_name=field_name,
-        md_algorithm="sha256",
-        subfilter=SigSeedSubFilter.PADES,
-        reason=options.reason,
-        location=options.location,
-        name=options.signer_name or credential.common_name,
-        contact_info=options.contact_info,
-        certify=options.certify,
-        docmdp_permissions=_DOCMDP[options.docmdp],
-        embed_validation_info=context is not None,
-        use_pades_lta=options.level == "b-lta",
-        validation_context=context,
-        # Agency certificates may carry digitalSignature only; officials carry both.
-        signer_key_usage={"digital_signature"},
-    )
+    metadata = signature_metadata(options, field_name, credential.common_name, context)
     timestamper = None
     if options.level != "b-b" and options.tsa_url:
         timestamper = HTTPTimeStamper(options.tsa_url, timeout=TSA_TIMEOUT_SECONDS)

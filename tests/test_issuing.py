@@ -95,6 +95,7 @@ def test_blanks_are_found_between_the_printed_words(samples_dir: Path, name: str
     for _, blank in blanks.items():
         assert 0 < blank.x2 - blank.x1 <= 72 and 0 < blank.y2 - blank.y1 <= 24
     assert blanks.number.x2 < blanks.day.x1 < blanks.month.x1  # "Số:" left, date right
+    assert blanks.year == 2026
 
 
 @pytest.mark.parametrize("name", SAMPLES)
@@ -133,7 +134,7 @@ def test_issue_fills_number_and_date_and_both_signatures_pass(
     assert pdfsig.stdout.count("Certificate is Trusted.") == 2, pdfsig.stdout
 
 
-def test_numbers_follow_each_other_per_agency_and_restart_each_year(
+def test_numbers_follow_each_other_and_the_issue_year_must_be_the_printed_one(
     sample_pdf: Path, tmp_path: Path, official: Credential, agency: Credential
 ) -> None:
     draft, signed = tmp_path / "draft.pdf", tmp_path / "signed.pdf"
@@ -145,12 +146,19 @@ def test_numbers_follow_each_other_per_agency_and_restart_each_year(
         for i in range(3)
     ]
     assert numbers == [1, 2, 3]
-    # 31 December 2026, 17:30 UTC is already 1 January 2027 in Vietnam: a new year, number 01.
-    new_year = datetime(2026, 12, 31, 17, 30, tzinfo=UTC)
-    out = tmp_path / "new-year.pdf"
-    assert issue_document(signed, out, agency, counter, now=new_year).number == 1
-    assert "ngày 01 tháng 01 năm" in _text(out)
+    # 31 December 2026, 16:30 UTC is 23:30 in Vietnam: still 2026, day 31 of month 12.
+    last_evening = datetime(2026, 12, 31, 16, 30, tzinfo=UTC)
+    out = tmp_path / "last-evening.pdf"
+    assert issue_document(signed, out, agency, counter, now=last_evening).number == 4
+    assert "ngày 31 tháng 12 năm 2026" in _text(out)
     assert _verify(out).verdict == "passed"
+    # An hour later it is 1 January 2027 in Vietnam: the draft says "năm 2026", so it is refused
+    # before a number is taken; the new year's numbers start again from 01.
+    new_year = datetime(2026, 12, 31, 17, 30, tzinfo=UTC)
+    with pytest.raises(IssueError, match="năm 2026"):
+        issue_document(signed, tmp_path / "new-year.pdf", agency, counter, now=new_year)
+    assert not (tmp_path / "new-year.pdf").exists()
+    assert counter.next_number("DEV.TPD.000", 2027) == 1
 
 
 def test_an_unprepared_draft_is_refused_without_using_a_number(

@@ -195,7 +195,14 @@ def issue_document(
         raise IssueError("chứng thư số cơ quan không ghi mã định danh hay tên cơ quan")
     _check_prepared(source)
     issued_at = now or datetime.now(UTC)
-    number = numbers.next_number(agency, vietnam_date(issued_at).year)
+    year = vietnam_date(issued_at).year
+    printed = find_issue_blanks(Path(source).read_bytes()).year
+    if printed is not None and printed != year:
+        raise IssueError(
+            f"dự thảo ghi năm {printed} nhưng ngày ban hành thuộc năm {year}: "
+            "hãy sửa năm trên dự thảo và trình ký lại"
+        )
+    number = numbers.next_number(agency, year)
     signature = sign_pdf(
         source,
         output,

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import io
+import re
 import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -45,6 +46,7 @@ class IssueBlanks:
     number: Blank
     day: Blank | None
     month: Blank | None
+    year: int | None = None  # printed after "năm" on the date line
 
     def items(self) -> Iterator[tuple[str, Blank]]:
         """(field name, blank) for each blank found."""
@@ -102,7 +104,9 @@ def _number_blank(line: LTTextLine) -> Blank | None:
     return _blank_between(chars, colon, slash if slash >= 0 else None)
 
 
-def _date_blanks(line: LTTextLine) -> tuple[Blank | None, Blank | None] | None:
+def _date_blanks(
+    line: LTTextLine,
+) -> tuple[Blank | None, Blank | None, int | None] | None:
     chars = _clusters(line)
     text = "".join(c[0] for c in chars).lower()
     day = text.find("ngày")
@@ -110,9 +114,11 @@ def _date_blanks(line: LTTextLine) -> tuple[Blank | None, Blank | None] | None:
     year = text.find("năm", month + 1)
     if day < 0 or month < 0 or year < 0:
         return None
+    printed = re.match(r"\s*([0-9]{4})", text[year + len("năm") :])
     return (
         _blank_between(chars, day + len("ngày") - 1, month),
         _blank_between(chars, month + len("tháng") - 1, year),
+        int(printed.group(1)) if printed else None,
     )
 
 
@@ -129,7 +135,7 @@ def find_issue_blanks(pdf: bytes) -> IssueBlanks:
     """Find the number blank ("Số:   /…") and the day and month blanks on page 1."""
     stream = io.BytesIO(pdf)
     number: Blank | None = None
-    dates: tuple[Blank | None, Blank | None] | None = None
+    dates: tuple[Blank | None, Blank | None, int | None] | None = None
     try:
         for line in _lines_of_first_page(stream):
             number = number or _number_blank(line)
@@ -138,5 +144,5 @@ def find_issue_blanks(pdf: bytes) -> IssueBlanks:
         raise UnreadablePdfError(f"không đọc được trang 1 của văn bản: {error}") from None
     if number is None:
         raise IssueError('không tìm thấy dòng "Số:   /…" để trống số trên trang 1 của văn bản')
-    day, month = dates if dates is not None else (None, None)
-    return IssueBlanks(page=0, number=number, day=day, month=month)
+    day, month, year = dates if dates is not None else (None, None, None)
+    return IssueBlanks(page=0, number=number, day=day, month=month, year=year)

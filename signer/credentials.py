@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+from abc import abstractmethod
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -84,8 +85,41 @@ class _PadesSignedAttributes(SignedAttributeProviderSpec):  # type: ignore[misc]
         return (self._provider,)
 
 
-class KeySigner(Signer):  # type: ignore[misc]  # pyHanko ships no type information we check
-    """A pyHanko signer holding an already parsed and validated private key object."""
+class PadesSigner(Signer):  # type: ignore[misc]  # pyHanko ships no type information we check
+    """What every congvan signer shares: PSS for RSA, SHA-256, PAdES signed attributes built once.
+
+    Subclasses say how the raw signature is made (`sign_sha256`).
+    """
+
+    def __init__(self, certificate: x509.Certificate, chain: Iterable[x509.Certificate]) -> None:
+        registry = SimpleCertificateStore()  # type: ignore[no-untyped-call]
+        registry.register_multiple(list(chain))
+        super().__init__(
+            signature_mechanism=_mechanism_for(certificate.public_key.algorithm),
+            signing_cert=certificate,
+            cert_registry=registry,
+            prefer_pss=True,
+        )
+        # Only PAdES signatures are made with these signers (see _PadesSignedAttributes).
+        self.signed_attr_prov_spec = _PadesSignedAttributes(certificate)
+
+    async def async_sign_raw(
+        self, data: bytes, digest_algorithm: str, dry_run: bool = False
+    ) -> bytes:
+        """Sign ``data`` (a dry run signs too: it is cheap and sized right)."""
+        if digest_algorithm != "sha256":
+            raise CredentialError(
+                f"chứng thư này chỉ ký với SHA-256, không ký với {digest_algorithm}"
+            )
+        return await self.sign_sha256(data)
+
+    @abstractmethod
+    async def sign_sha256(self, data: bytes) -> bytes:
+        """The raw signature of ``data`` with SHA-256 (RSASSA-PSS or ECDSA)."""
+
+
+class KeySigner(PadesSigner):
+    """A signer holding an already parsed and validated private key object."""
 
     def __init__(
         self,
@@ -94,26 +128,10 @@ class KeySigner(Signer):  # type: ignore[misc]  # pyHanko ships no type informat
         chain: Iterable[x509.Certificate],
     ) -> None:
         self._key = key
-        mechanism = _mechanism_for("rsa" if isinstance(key, rsa.RSAPrivateKey) else "ec")
-        registry = SimpleCertificateStore()  # type: ignore[no-untyped-call]
-        registry.register_multiple(list(chain))
-        super().__init__(
-            signature_mechanism=mechanism,
-            signing_cert=certificate,
-            cert_registry=registry,
-            prefer_pss=True,
-        )
-        # Only PAdES signatures are made with this signer (see _PadesSignedAttributes).
-        self.signed_attr_prov_spec = _PadesSignedAttributes(certificate)
+        super().__init__(certificate, chain)
 
-    async def async_sign_raw(
-        self, data: bytes, digest_algorithm: str, dry_run: bool = False
-    ) -> bytes:
-        """Sign ``data`` with the loaded key (a dry run signs too: it is cheap and sized right)."""
-        if digest_algorithm != "sha256":
-            raise CredentialError(
-                f"chứng thư này chỉ ký với SHA-256, không ký với {digest_algorithm}"
-            )
+    async def sign_sha256(self, data: bytes) -> bytes:
+        """Sign with the key in memory."""
         if isinstance(self._key, rsa.RSAPrivateKey):
             pss = padding.PSS(mgf=padding.MGF1(hashes.SHA256()), salt_length=PSS_SALT_LENGTH)
             return self._key.sign(data, pss, hashes.SHA256())

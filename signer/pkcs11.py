@@ -22,16 +22,13 @@ from typing import Any
 from urllib.parse import unquote, unquote_to_bytes
 
 from asn1crypto import x509
-from pyhanko.sign.signers import Signer
-from pyhanko_certvalidator.registry import SimpleCertificateStore
 
 from signer.credentials import (
     PSS_SALT_LENGTH,
     Credential,
+    PadesSigner,
     _check_key_matches,
-    _mechanism_for,
     _order_chain,
-    _PadesSignedAttributes,
 )
 from signer.errors import CredentialError, SignerError, WrongPinError
 
@@ -78,8 +75,8 @@ class _TokenSessions:
         return found
 
 
-class PKCS11KeySigner(Signer):  # type: ignore[misc]  # pyHanko ships no type information we check
-    """A pyHanko signer whose key stays in a PKCS#11 token, safe to use from many threads."""
+class PKCS11KeySigner(PadesSigner):
+    """A signer whose key stays in a PKCS#11 token, safe to use from many threads."""
 
     def __init__(
         self,
@@ -93,24 +90,10 @@ class PKCS11KeySigner(Signer):  # type: ignore[misc]  # pyHanko ships no type in
         self._key_label = key_label
         self._key_id = key_id
         self._algorithm = certificate.public_key.algorithm
-        registry = SimpleCertificateStore()  # type: ignore[no-untyped-call]
-        registry.register_multiple(list(chain))
-        super().__init__(
-            signature_mechanism=_mechanism_for(self._algorithm),
-            signing_cert=certificate,
-            cert_registry=registry,
-            prefer_pss=True,
-        )
-        self.signed_attr_prov_spec = _PadesSignedAttributes(certificate)
+        super().__init__(certificate, chain)
 
-    async def async_sign_raw(
-        self, data: bytes, digest_algorithm: str, dry_run: bool = False
-    ) -> bytes:
+    async def sign_sha256(self, data: bytes) -> bytes:
         """Sign ``data`` in the token, off the event loop."""
-        if digest_algorithm != "sha256":
-            raise CredentialError(
-                f"chứng thư này chỉ ký với SHA-256, không ký với {digest_algorithm}"
-            )
         return await asyncio.get_running_loop().run_in_executor(None, self.sign_now, data)
 
     def sign_now(self, data: bytes) -> bytes:

@@ -14,7 +14,6 @@ import base64
 import hashlib
 import json
 import os
-import tempfile
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -39,6 +38,7 @@ from pyhanko_certvalidator.registry import SimpleCertificateStore
 
 from signer.credentials import Credential
 from signer.errors import SigningError, UnreadablePdfError
+from signer.files import temp_beside
 from signer.remote_session import (
     DEFAULT_VALIDITY,
     ECDSA,
@@ -151,9 +151,7 @@ def prepare_remote_signature(
     credential = Credential(signer=external, certificate=signer_certificate, chain=tuple(chain))
     reserved = signature_bytes_reserved(credential, options.level)
 
-    descriptor, temp_name = tempfile.mkstemp(
-        dir=target.parent, prefix=f".{target.name}.", suffix=".part"
-    )
+    descriptor, temp_name = temp_beside(target)
     try:
         os.fchmod(descriptor, 0o644)
         with os.fdopen(descriptor, "w+b") as work, _opened_source(source) as source_stream:
@@ -336,9 +334,7 @@ def finish_remote_signature(
         timestamper = HTTPTimeStamper(tsa_url, timeout=TSA_TIMEOUT_SECONDS)
 
     target = Path(output)
-    descriptor, temp_name = tempfile.mkstemp(
-        dir=target.parent, prefix=f".{target.name}.", suffix=".part"
-    )
+    descriptor, temp_name = temp_beside(target)
     claimed = False
     try:
         os.fchmod(descriptor, 0o644)

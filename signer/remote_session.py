@@ -12,7 +12,6 @@ import hashlib
 import hmac
 import json
 import os
-import tempfile
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -31,6 +30,7 @@ from pyhanko.sign.general import as_signing_certificate_v2
 from signer.credentials import MIN_EC_BITS, MIN_RSA_BITS, PSS_SALT_LENGTH
 from signer.credentials import _pss_mechanism as pss_mechanism
 from signer.errors import SigningError
+from signer.files import temp_beside
 from signer.signing import CHUNK_SIZE
 
 STATE_VERSION = 1
@@ -96,9 +96,7 @@ def seal_state(body: dict[str, Any], secret: bytes | None) -> str:
 
 
 def write_atomically(target: Path, data: bytes) -> None:
-    descriptor, temp_name = tempfile.mkstemp(
-        dir=target.parent, prefix=f".{target.name}.", suffix=".part"
-    )
+    descriptor, temp_name = temp_beside(target)
     try:
         with os.fdopen(descriptor, "wb") as handle:
             handle.write(data)

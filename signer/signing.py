@@ -31,6 +31,7 @@ from pyhanko_certvalidator.errors import PathError, ValidationError
 from signer.appearance import VN_TIME, Appearance, PreparedStampStyle, plan_appearance
 from signer.credentials import Credential
 from signer.errors import SignerError, SigningError, UnreadablePdfError
+from signer.files import temp_beside
 
 __all__ = ["Level", "SignOptions", "SignResult", "sign_pdf"]
 
@@ -389,9 +390,7 @@ def sign_pdf(
                 shutil.copyfileobj(work, output, CHUNK_SIZE)
             return result
         target = Path(output)
-        descriptor, temp_name = tempfile.mkstemp(
-            dir=target.parent, prefix=f".{target.name}.", suffix=".part"
-        )
+        descriptor, temp_name = temp_beside(target)
         try:
             # mkstemp makes the file private (0600); a signed document keeps the usual mode.
             mode = target.stat().st_mode & 0o777 if target.exists() else 0o644

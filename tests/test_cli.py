@@ -339,3 +339,49 @@ def test_issue_of_an_unprepared_document_is_one_clear_error(
     assert "chuẩn bị" in result.stderr
     assert not (tmp_path / "out.pdf").exists()
     assert not (tmp_path / "so.json").exists()
+
+
+def test_sign_into_a_missing_folder_names_the_folder(sample_pdf: Path, tmp_path: Path) -> None:
+    missing = tmp_path / "khong-co"
+    result = congvan(
+        "sign",
+        sample_pdf,
+        "-o",
+        missing / "out.pdf",
+        "--credential",
+        P12_DIR / "agency-tpd.p12",
+        "--pin-env",
+        "CONGVAN_TEST_PIN",
+        "--level",
+        "b-b",
+        env=PIN_ENV,
+    )
+    assert result.returncode == 1
+    assert_one_clear_line(result)
+    assert str(missing) in result.stderr and ".part" not in result.stderr
+
+
+def test_sign_with_an_image_that_is_not_a_png_is_a_clear_error(
+    sample_pdf: Path, tmp_path: Path
+) -> None:
+    result = congvan(
+        "sign",
+        sample_pdf,
+        "-o",
+        tmp_path / "out.pdf",
+        "--credential",
+        P12_DIR / "agency-tpd.p12",
+        "--pin-env",
+        "CONGVAN_TEST_PIN",
+        "--level",
+        "b-b",
+        "--visible",
+        "agency",
+        "--image",
+        sample_pdf,
+        env=PIN_ENV,
+    )
+    assert result.returncode == 1
+    assert_one_clear_line(result)
+    assert "PNG" in result.stderr and "BytesIO" not in result.stderr
+    assert not (tmp_path / "out.pdf").exists()

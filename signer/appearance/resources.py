@@ -185,7 +185,9 @@ def prepare_image(data: bytes, width_mm: float | None = None) -> PreparedImage:
             opened.load()
             dpi = opened.info.get("dpi", (DEFAULT_DPI, DEFAULT_DPI))
             image = opened.convert("RGBA")
-    except (UnidentifiedImageError, OSError, ValueError) as error:
+    except UnidentifiedImageError:
+        raise SigningError("ảnh chữ ký/con dấu không phải ảnh PNG đọc được") from None
+    except (OSError, ValueError) as error:
         raise SigningError(f"không đọc được ảnh chữ ký/con dấu: {error}") from None
     if width_mm is not None:
         width = width_mm / 25.4 * POINTS_PER_INCH
@@ -210,6 +212,8 @@ def load_image(path: str | os.PathLike[str], width_mm: float | None = None) -> P
             if key in _images:
                 return _images[key]
         prepared = prepare_image(file.read_bytes(), width_mm)
+    except SigningError as error:
+        raise SigningError(f"{file}: {error}") from None
     except OSError as error:
         raise SigningError(f"không đọc được ảnh {file}: {error.strerror}") from None
     with _image_lock:

@@ -17,7 +17,6 @@ import fcntl
 import io
 import json
 import os
-import tempfile
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -31,6 +30,7 @@ from pyhanko.pdf_utils.misc import PdfError
 from signer.credentials import Credential
 from signer.errors import IssueError, UnreadablePdfError
 from signer.fields import NUMBER_FIELD
+from signer.files import temp_beside
 from signer.issuing.blanks import IssueBlanks, find_issue_blanks
 from signer.issuing.form import add_issue_fields, existing_fields, fill_issue_fields, vietnam_date
 from signer.signing import SignOptions, SignResult, sign_pdf
@@ -102,7 +102,7 @@ class FileCounter:
 
 
 def _write_atomically(target: Path, write: Callable[[BinaryIO], object]) -> None:
-    descriptor, temp_name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.")
+    descriptor, temp_name = temp_beside(target)
     try:
         with os.fdopen(descriptor, "wb") as handle:
             write(handle)

@@ -11,6 +11,7 @@ import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -111,3 +112,102 @@ def nss_db(tmp_path_factory: pytest.TempPathFactory) -> str:
         check=True,
     )
     return db
+
+
+# --- The exchange's database: every test using `engine` runs on SQLite and on PostgreSQL. ---
+
+POSTGRES_ADMIN_URL = os.environ.get(
+    "CONGVAN_TEST_POSTGRES_ADMIN_URL", "postgresql+psycopg://postgres@127.0.0.1/postgres"
+)
+
+
+def _fresh_postgres_database() -> tuple[str, Any]:
+    """Create an empty database for this run on the machine's PostgreSQL server (never skipped)."""
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    name = f"congvan_test_{os.getpid()}"
+    admin = create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
+            connection.execute(text(f'CREATE DATABASE "{name}"'))
+    except Exception as error:  # the suite must fail, not skip, when PostgreSQL is missing
+        pytest.fail(f"PostgreSQL at {POSTGRES_ADMIN_URL} is required for the tests: {error}")
+    url = make_url(POSTGRES_ADMIN_URL).set(database=name)
+    return url.render_as_string(hide_password=False), admin
+
+
+def _drop_postgres_database(admin: Any, name: str) -> None:
+    from sqlalchemy import text
+
+    with admin.connect() as connection:
+        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+@pytest.fixture(scope="session", params=["sqlite", "postgresql"])
+def database_url(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    """A migrated database URL, once per backend for the whole run."""
+    from exchange.db import make_engine
+    from exchange.migrate import upgrade
+
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path_factory.mktemp('sqlite') / 'congvan.sqlite3'}"
+        admin = None
+    else:
+        url, admin = _fresh_postgres_database()
+    engine = make_engine(url)
+    upgrade(engine)
+    engine.dispose()
+    try:
+        yield url
+    finally:
+        if admin is not None:
+            _drop_postgres_database(admin, url.rsplit("/", 1)[1])
+
+
+@pytest.fixture
+def engine(database_url: str) -> Iterator[Any]:
+    """The run's database, emptied after each test (the schema stays, built by migrations)."""
+    from sqlalchemy import text
+
+    from exchange.db import Base, make_engine
+
+    engine = make_engine(database_url)
+    try:
+        yield engine
+    finally:
+        tables = [
+            table.name
+            for table in reversed(Base.metadata.sorted_tables)
+            if table.name != "audit_head"
+        ]
+        with engine.begin() as connection:
+            if engine.dialect.name == "postgresql":
+                joined = ", ".join(f'"{name}"' for name in tables)
+                connection.execute(text(f"TRUNCATE {joined} RESTART IDENTITY CASCADE"))
+            else:
+                for name in tables:
+                    connection.execute(text(f'DELETE FROM "{name}"'))
+            # The migration seeds the audit chain's head; put it back as the migration left it.
+            connection.execute(
+                text("UPDATE audit_head SET last_id = 0, last_hash = :genesis"),
+                {"genesis": "0" * 64},
+            )
+        engine.dispose()
+
+
+@pytest.fixture
+def session_factory(engine: Any) -> Any:
+    from exchange.db import make_session_factory
+
+    return make_session_factory(engine)
+
+
+@pytest.fixture
+def session(session_factory: Any) -> Iterator[Any]:
+    with session_factory() as session:
+        yield session

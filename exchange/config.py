@@ -1,0 +1,136 @@
+"""Service settings: defaults, then `CONGVAN_*` environment variables, then a fail-fast check.
+
+Nothing here connects to a database or reads a file at import time.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from exchange.errors import ConfigurationError
+
+DEVELOPMENT = "development"
+PRODUCTION = "production"
+
+# Documented in README: only ever valid in development mode.
+DEV_SECRET_KEY = "congvan-dev-secret-not-for-production"
+DEFAULT_DATA_DIR = "congvan-data"
+DEFAULT_MAX_UPLOAD = 50 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the service reads from its environment."""
+
+    env: str = DEVELOPMENT
+    data_dir: Path = Path(DEFAULT_DATA_DIR)
+    database_url: str = ""
+    storage_dir: Path | None = None
+    secret_key: str = DEV_SECRET_KEY
+    trust_roots: tuple[Path, ...] = ()
+    max_upload_bytes: int = DEFAULT_MAX_UPLOAD
+    tsa_url: str | None = None
+    verify_offline: bool = False
+    verify_timeout: float = 60.0
+    job_max_attempts: int = 5
+    job_lease_seconds: float = 300.0
+    job_backoff_seconds: float = 5.0
+    load_dev_data: bool = False
+    extra: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def development(self) -> bool:
+        return self.env == DEVELOPMENT
+
+    @property
+    def effective_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{(self.data_dir / 'congvan.sqlite3').resolve()}"
+
+    @property
+    def effective_storage_dir(self) -> Path:
+        return self.storage_dir or self.data_dir / "files"
+
+    @property
+    def effective_tsa_url(self) -> str | None:
+        if self.tsa_url:
+            return self.tsa_url
+        if self.development:
+            from signer.devpki import DEV_TSA_URL
+
+            return DEV_TSA_URL
+        return None
+
+    def with_overrides(self, **changes: object) -> Settings:
+        return replace(self, **changes)  # type: ignore[arg-type]
+
+    def check(self) -> Settings:
+        """Refuse settings that must never reach production; return self when they are sound."""
+        if self.env not in (DEVELOPMENT, PRODUCTION):
+            raise ConfigurationError(
+                f"CONGVAN_ENV phải là {DEVELOPMENT} hoặc {PRODUCTION}, không phải {self.env!r}"
+            )
+        if self.max_upload_bytes <= 0:
+            raise ConfigurationError("CONGVAN_MAX_UPLOAD_BYTES phải là số dương")
+        if self.development:
+            return self
+        if not self.secret_key or self.secret_key == DEV_SECRET_KEY:
+            raise ConfigurationError(
+                "CONGVAN_SECRET_KEY chưa đặt hoặc là khóa phát triển: không được dùng ở production"
+            )
+        if len(self.secret_key) < 32:
+            raise ConfigurationError("CONGVAN_SECRET_KEY phải dài ít nhất 32 ký tự")
+        if self.load_dev_data:
+            raise ConfigurationError("dữ liệu phát triển chỉ được nạp ở chế độ development")
+        if not self.trust_roots:
+            raise ConfigurationError(
+                "chế độ production cần CONGVAN_TRUST_ROOTS (chứng thư gốc tin cậy, PEM)"
+            )
+        from signer.devpki import dev_root_path
+
+        dev_root = dev_root_path().resolve()
+        if any(path.resolve() == dev_root for path in self.trust_roots):
+            raise ConfigurationError(
+                "CONGVAN_TRUST_ROOTS chứa chứng thư gốc phát triển: không được dùng ở production"
+            )
+        return self
+
+
+def _flag(value: str) -> bool:
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _number(environ: Mapping[str, str], name: str, default: float) -> float:
+    raw = environ.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return float(raw)
+    except ValueError:
+        raise ConfigurationError(f"{name} phải là một số, không phải {raw!r}") from None
+
+
+def settings_from_env(environ: Mapping[str, str] | None = None) -> Settings:
+    """Read settings from `CONGVAN_*` variables (see README, Configuration)."""
+    env = os.environ if environ is None else environ
+    trust = tuple(
+        Path(part) for part in env.get("CONGVAN_TRUST_ROOTS", "").split(os.pathsep) if part
+    )
+    storage = env.get("CONGVAN_STORAGE_DIR")
+    return Settings(
+        env=env.get("CONGVAN_ENV", DEVELOPMENT),
+        data_dir=Path(env.get("CONGVAN_DATA_DIR", DEFAULT_DATA_DIR)),
+        database_url=env.get("CONGVAN_DATABASE_URL", ""),
+        storage_dir=Path(storage) if storage else None,
+        secret_key=env.get("CONGVAN_SECRET_KEY", DEV_SECRET_KEY),
+        trust_roots=trust,
+        max_upload_bytes=int(_number(env, "CONGVAN_MAX_UPLOAD_BYTES", DEFAULT_MAX_UPLOAD)),
+        tsa_url=env.get("CONGVAN_TSA_URL") or None,
+        verify_offline=_flag(env.get("CONGVAN_VERIFY_OFFLINE", "")),
+        verify_timeout=_number(env, "CONGVAN_VERIFY_TIMEOUT", 60.0),
+        job_max_attempts=int(_number(env, "CONGVAN_JOB_MAX_ATTEMPTS", 5)),
+        job_lease_seconds=_number(env, "CONGVAN_JOB_LEASE_SECONDS", 300.0),
+        job_backoff_seconds=_number(env, "CONGVAN_JOB_BACKOFF_SECONDS", 5.0),
+    )

@@ -1,0 +1,1 @@
+"""Use cases: one module per family, each function taking a Session first."""

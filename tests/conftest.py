@@ -211,3 +211,111 @@ def session_factory(engine: Any) -> Any:
 def session(session_factory: Any) -> Iterator[Any]:
     with session_factory() as session:
         yield session
+
+
+# --- The service shell: app, client, runtime, and factories for agencies and users. ---
+# (exchange/app.py, exchange/services/users.py, exchange/services/directory.py)
+
+TEST_PASSWORD = "mat-khau-thu-nghiem"
+_password_hashes: dict[str, str] = {}
+
+
+@pytest.fixture
+def runtime(database_url: str, tmp_path: Path) -> Any:
+    """A development runtime on the run's database, with files under a fresh folder."""
+    from exchange.config import Settings
+    from exchange.runtime import make_runtime
+
+    settings = Settings(env="development", data_dir=tmp_path / "data", database_url=database_url)
+    return make_runtime(settings.check())
+
+
+@pytest.fixture
+def app(engine: Any, runtime: Any) -> Iterator[Any]:
+    """The Flask application on the run's database (emptied after the test by `engine`)."""
+    from exchange.app import EXTENSION, create_app
+
+    application = create_app(runtime.settings, runtime=runtime)
+    application.config["TESTING"] = True
+    try:
+        yield application
+    finally:
+        application.extensions[EXTENSION].engine.dispose()
+
+
+@pytest.fixture
+def client(app: Any) -> Any:
+    return app.test_client()
+
+
+@pytest.fixture
+def make_agency(session: Any) -> Any:
+    """`make_agency(code, name=None, parent=None, active=True)` → a committed Agency."""
+    from exchange.actors import SYSTEM
+    from exchange.services.directory import new_agency
+
+    def make(code: str, name: str | None = None, parent: Any = None, active: bool = True) -> Any:
+        parent_code = parent if isinstance(parent, str) or parent is None else parent.code
+        agency = new_agency(session, SYSTEM, code, name or f"Cơ quan {code}", parent_code)
+        agency.active = active
+        session.commit()
+        return agency
+
+    return make
+
+
+@pytest.fixture
+def make_user(session: Any) -> Any:
+    """`make_user(username, agency=None, roles=("clerk",), password=TEST_PASSWORD, ...)` → User.
+
+    `agency` is an Agency or a code; the user holds `roles` there (and nothing without one).
+    """
+    from sqlalchemy import select
+
+    from exchange.models import Agency, Role
+    from exchange.services.users import add_membership, hash_password, new_user
+
+    def make(
+        username: str,
+        agency: Any = None,
+        roles: Any = (Role.CLERK,),
+        password: str = TEST_PASSWORD,
+        full_name: str | None = None,
+        title: str = "",
+        credential: str | None = None,
+        signature_image: str | None = None,
+    ) -> Any:
+        if password not in _password_hashes:  # Argon2 costs ~0.1 s: once per password per run
+            _password_hashes[password] = hash_password(password)
+        user = new_user(
+            session,
+            username,
+            full_name=full_name or f"Người dùng {username}",
+            password_hash=_password_hashes[password],
+            title=title,
+            credential=credential,
+            signature_image=signature_image,
+        )
+        if isinstance(agency, str):
+            agency = session.scalar(select(Agency).where(Agency.code == agency))
+        if agency is not None:
+            for role in [roles] if isinstance(roles, str) else roles:
+                add_membership(session, user, agency, Role(role))
+        session.commit()
+        return user
+
+    return make
+
+
+@pytest.fixture
+def auth_headers(session: Any) -> Any:
+    """`auth_headers(user, agency_code=None)` → headers with a fresh bearer token for `user`."""
+    from exchange.services.users import issue_token
+
+    def make(user: Any, agency_code: str | None = None) -> dict[str, str]:
+        headers = {"Authorization": f"Bearer {issue_token(session, user, 'test')}"}
+        if agency_code:
+            headers["X-Congvan-Agency"] = agency_code
+        return headers
+
+    return make

@@ -1,0 +1,110 @@
+"""Signing in (a bearer token for a username and password), signing out, and `me`."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import timedelta
+from typing import Any
+
+from flask import Blueprint, request
+
+from exchange.actors import ROLE_NAMES
+from exchange.api import (
+    AGENCY_HEADER,
+    bearer_token,
+    current_actor,
+    current_user,
+    json_body,
+    optional,
+    required,
+)
+from exchange.app import current_runtime, request_session
+from exchange.models import Role, User
+from exchange.services.users import (
+    DEFAULT_TOKEN_LIFETIME,
+    login,
+    memberships_by_agency,
+    revoke_token,
+    user_actor,
+)
+
+auth = Blueprint("auth", __name__)
+
+
+@auth.post("/auth/token")
+def create_token() -> tuple[dict[str, Any], int]:
+    """Exchange a username and password for a bearer token."""
+    body = json_body(
+        username=required(str, max_length=64),
+        password=required(str, max_length=1024),
+        name=optional(str, "", max_length=128, nullable=False),
+        expires_in=optional(int, None),
+    )
+    lifetime = (
+        timedelta(seconds=body["expires_in"])
+        if body["expires_in"] is not None
+        else DEFAULT_TOKEN_LIFETIME
+    )
+    issued = login(
+        request_session(),
+        body["username"],
+        body["password"],
+        name=body["name"],
+        expires_in=lifetime,
+        now=current_runtime().now(),
+        remote_addr=request.remote_addr,
+    )
+    return {
+        "token": issued.token,
+        "token_type": "Bearer",
+        "expires_at": issued.expires_at.isoformat() if issued.expires_at else None,
+        "user": user_json(issued.user),
+    }, 201
+
+
+@auth.delete("/auth/token")
+def delete_token() -> tuple[str, int]:
+    """Sign out: the token of this request stops working."""
+    actor = user_actor(current_user(), request.remote_addr)
+    revoke_token(request_session(), bearer_token(), actor=actor)
+    return "", 204
+
+
+@auth.get("/me")
+def me() -> dict[str, Any]:
+    """The signed-in user, their agencies and roles, and the agency this request acts for."""
+    user = current_user()
+    memberships = memberships_by_agency(request_session(), user)
+    acting: str | None = None
+    if request.headers.get(AGENCY_HEADER):
+        acting = current_actor().agency_code  # refuses an agency the user does not belong to
+    elif len(memberships) == 1:
+        only = next(iter(memberships))
+        acting = only.code if only.active else None
+    return {
+        "user": user_json(user),
+        "agencies": [
+            {
+                "code": agency.code,
+                "name": agency.name,
+                "active": agency.active,
+                "roles": role_names(roles),
+                "role_names": [ROLE_NAMES[Role(role)] for role in role_names(roles)],
+            }
+            for agency, roles in memberships.items()
+        ],
+        "acting_for": acting,
+    }
+
+
+def role_names(roles: Iterable[Role]) -> list[str]:
+    return sorted(role.value for role in roles)
+
+
+def user_json(user: User) -> dict[str, Any]:
+    return {
+        "username": user.username,
+        "full_name": user.full_name,
+        "title": user.title,
+        "has_credential": bool(user.credential),
+    }

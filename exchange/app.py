@@ -1,0 +1,123 @@
+"""The Flask application: settings, database, runtime, the JSON API and `/healthz`.
+
+`create_app` builds everything from checked settings; nothing connects to the database until the
+first request needs it. Each request gets one Session, closed when the request ends.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from importlib.metadata import PackageNotFoundError, version
+from typing import Any
+
+from flask import Flask, current_app, g, jsonify
+from sqlalchemy import Engine, text
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session, sessionmaker
+
+from exchange.config import Settings, settings_from_env
+from exchange.db import make_engine, make_session_factory
+from exchange.errors import ServiceUnavailableError
+from exchange.migrate import pending_revisions
+from exchange.runtime import Runtime, make_runtime
+
+log = logging.getLogger("congvan.app")
+
+EXTENSION = "congvan"
+# Multipart framing and the metadata fields around an upload of the maximum size.
+UPLOAD_MARGIN = 256 * 1024
+
+
+@dataclass(frozen=True)
+class AppState:
+    """What the application keeps in `app.extensions["congvan"]`."""
+
+    settings: Settings
+    engine: Engine
+    session_factory: sessionmaker[Session]
+    runtime: Runtime
+
+
+def service_version() -> str:
+    try:
+        return version("congvan")
+    except PackageNotFoundError:
+        return "0+unknown"
+
+
+def create_app(settings: Settings | None = None, *, runtime: Runtime | None = None) -> Flask:
+    """The service as a WSGI application, configured by `settings` (else the environment)."""
+    if settings is None:
+        settings = runtime.settings if runtime is not None else settings_from_env()
+    settings.check()
+    if settings.database_url == "":
+        # The embedded default: SQLite under the data folder, which must exist for SQLite.
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+    engine = make_engine(settings.effective_database_url)
+    state = AppState(
+        settings=settings,
+        engine=engine,
+        session_factory=make_session_factory(engine),
+        runtime=runtime or make_runtime(settings),
+    )
+
+    app = Flask(__name__)
+    app.config.update(
+        SECRET_KEY=settings.secret_key,
+        MAX_CONTENT_LENGTH=settings.max_upload_bytes + UPLOAD_MARGIN,
+        CONGVAN_MAX_UPLOAD_BYTES=settings.max_upload_bytes,
+        JSON_SORT_KEYS=False,
+    )
+    app.json.ensure_ascii = False  # type: ignore[attr-defined]
+    app.extensions[EXTENSION] = state
+
+    from exchange.api import create_api_blueprint
+    from exchange.api.problems import register_problem_handlers
+
+    register_problem_handlers(app)
+    app.register_blueprint(create_api_blueprint())
+    app.add_url_rule("/healthz", "healthz", healthz)
+    app.teardown_appcontext(close_request_session)
+    return app
+
+
+def app_state() -> AppState:
+    state: AppState = current_app.extensions[EXTENSION]
+    return state
+
+
+def request_session() -> Session:
+    """The Session of the current request (opened on first use, closed when the request ends)."""
+    session: Session | None = g.get("congvan_session")
+    if session is None:
+        session = app_state().session_factory()
+        g.congvan_session = session
+    return session
+
+
+def current_runtime() -> Runtime:
+    return app_state().runtime
+
+
+def close_request_session(error: BaseException | None) -> None:
+    session: Session | None = g.pop("congvan_session", None)
+    if session is not None:
+        session.close()  # anything not committed is rolled back
+
+
+def healthz() -> Any:
+    """200 once the database answers and carries the newest schema; 503 otherwise."""
+    engine = app_state().engine
+    try:
+        with engine.connect() as connection:
+            connection.execute(text("SELECT 1"))
+        behind = pending_revisions(engine)
+    except SQLAlchemyError as error:
+        log.warning("health check: database unavailable: %s", error)
+        raise ServiceUnavailableError("cơ sở dữ liệu không trả lời") from None
+    if behind:
+        raise ServiceUnavailableError(
+            "cơ sở dữ liệu chưa được nâng cấp lên lược đồ mới nhất: chạy `congvan migrate`"
+        )
+    return jsonify(status="ok", database=engine.dialect.name, version=service_version())

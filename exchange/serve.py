@@ -1,0 +1,209 @@
+"""`congvan serve`: the whole service in one process, ready on a fresh machine.
+
+With no environment variables it runs in development mode: SQLite and files under
+./congvan-data, migrations applied, the development data set loaded, the development TSA, OCSP and
+CRL served in-process, one background worker thread, and a threaded HTTP server on 127.0.0.1.
+Production runs gunicorn (`gunicorn 'exchange.wsgi:app'`) and `congvan worker` instead.
+
+The HTTP server is werkzeug's threaded server, which Flask already brings: enough for one
+machine's embedded use, with no dependency added for a mode production does not use.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import socket
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager, suppress
+from types import FrameType
+from typing import TYPE_CHECKING
+
+import click
+
+from exchange.cli_errors import fail, friendly_errors
+from exchange.config import Settings, settings_from_env
+from exchange.errors import ExchangeError
+
+if TYPE_CHECKING:
+    from exchange.app import AppState
+
+log = logging.getLogger("congvan.serve")
+
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 8000
+SHOWN_LOGINS = ("tpd.chutich", "tpd.phochutich", "tpd.vanthu", "tanthoi.vanthu", "tpd.admin")
+
+
+def parse_port(text: str) -> int:
+    """The port number in `text`; one clear error when it is not 1-65535."""
+    try:
+        port = int(text)
+    except ValueError:
+        port = 0
+    if not 1 <= port <= 65535:
+        fail(f"cổng {text!r} không hợp lệ: phải là số từ 1 đến 65535")
+    return port
+
+
+def listening_socket(host: str, port: int) -> socket.socket:
+    """A socket bound to host:port, before anything slow starts; fail clearly when it is taken."""
+    try:
+        family = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0][0]
+        return socket.create_server((host, port), family=family, backlog=128)
+    except OSError as error:
+        fail(f"không mở được cổng {host}:{port}: {error.strerror or error}")
+
+
+def _stop_on_sigterm(_signum: int, _frame: FrameType | None) -> None:
+    raise KeyboardInterrupt
+
+
+@contextmanager
+def dev_services() -> Iterator[None]:
+    """The development TSA, OCSP and CRL, started here unless something already serves them."""
+    from exchange.demo import dev_services_running, running_dev_services
+
+    services = running_dev_services()
+    try:
+        services.__enter__()
+    except OSError as error:
+        if not dev_services_running():  # not merely another process starting them just now
+            fail(f"không chạy được dịch vụ TSA/OCSP/CRL phát triển (cổng 8790): {error}")
+        yield
+        return
+    try:
+        yield
+    finally:
+        services.__exit__(None, None, None)
+
+
+@contextmanager
+def background_worker(state: AppState) -> Iterator[None]:
+    """One in-process job worker thread, stopped after its current job on the way out."""
+    from exchange.handlers import job_handlers
+    from exchange.worker import start_in_process_worker
+
+    settings = state.settings
+    thread, stop = start_in_process_worker(
+        state.session_factory,
+        job_handlers(state.runtime),
+        lease_seconds=settings.job_lease_seconds,
+        backoff_seconds=settings.job_backoff_seconds,
+    )
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join(timeout=30)
+
+
+@click.command("serve")
+@click.option("--host", default=DEFAULT_HOST, show_default=True, help="Địa chỉ lắng nghe.")
+@click.option("--port", default=str(DEFAULT_PORT), show_default=True, help="Cổng TCP.")
+@click.option("--no-dev-data", is_flag=True, help="Không nạp dữ liệu phát triển.")
+@click.option("--no-worker", is_flag=True, help="Không chạy bộ xử lý nền trong tiến trình này.")
+@friendly_errors
+def serve_command(host: str, port: str, no_dev_data: bool, no_worker: bool) -> None:
+    """Chạy dịch vụ trao đổi văn bản (mặc định: chế độ phát triển, SQLite trong ./congvan-data)."""
+    port_number = parse_port(port)
+    signal.signal(signal.SIGTERM, _stop_on_sigterm)
+    try:
+        settings = settings_from_env().check()
+    except ExchangeError as error:
+        fail(error.detail)
+    sock = listening_socket(host, port_number)
+    try:
+        run(settings, host, port_number, sock, dev_data=not no_dev_data, worker=not no_worker)
+    finally:
+        sock.close()
+
+
+def run(
+    settings: Settings,
+    host: str,
+    port: int,
+    sock: socket.socket,
+    *,
+    dev_data: bool,
+    worker: bool,
+) -> None:
+    """Prepare the database, start the helpers and serve until SIGINT or SIGTERM."""
+    from sqlalchemy.exc import SQLAlchemyError
+    from werkzeug.serving import make_server
+
+    from exchange.app import EXTENSION, create_app
+    from exchange.migrate import pending_revisions, upgrade
+
+    if not logging.getLogger().handlers:
+        logging.basicConfig(level=logging.WARNING)
+    logging.getLogger("congvan").setLevel(logging.INFO)
+    try:
+        app = create_app(settings)
+    except ExchangeError as error:
+        fail(error.detail)
+    state: AppState = app.extensions[EXTENSION]
+    with ExitStack() as stack:
+        stack.callback(state.engine.dispose)
+        try:
+            if settings.development:
+                upgrade(state.engine)
+            elif pending_revisions(state.engine):
+                fail(
+                    "cơ sở dữ liệu chưa được nâng cấp lên lược đồ mới nhất: chạy `congvan migrate`"
+                )
+        except SQLAlchemyError as error:
+            fail(f"không dùng được cơ sở dữ liệu: {_first_line(error)}")
+        if settings.development and dev_data:
+            from exchange.dev_dataset import load_dev_data
+
+            with state.session_factory() as session:
+                summary = load_dev_data(session, state.runtime)
+            if summary.changed:
+                click.echo(
+                    f"Đã nạp dữ liệu phát triển: {summary.agencies} cơ quan, "
+                    f"{summary.users} tài khoản, {summary.groups} nhóm"
+                )
+        if settings.development:
+            stack.enter_context(dev_services())
+        if worker:
+            stack.enter_context(background_worker(state))
+        server = make_server(host, port, app, threaded=True, fd=sock.fileno())
+        stack.callback(server.server_close)
+        _announce(settings, host, port, dev_data=dev_data, worker=worker)
+        with suppress(KeyboardInterrupt):
+            server.serve_forever()  # werkzeug returns from here on KeyboardInterrupt too
+        click.echo("congvan: đang dừng…", err=True)
+    click.echo("congvan: đã dừng", err=True)
+
+
+def _announce(settings: Settings, host: str, port: int, *, dev_data: bool, worker: bool) -> None:
+    shown_host = f"[{host}]" if ":" in host else host
+    url = f"http://{shown_host}:{port}"
+    mode = "PHÁT TRIỂN" if settings.development else "production"
+    click.echo(f"congvan: dịch vụ ({mode}) đang chạy tại {url}  (Ctrl-C để dừng)")
+    click.echo(f"  kiểm tra: {url}/healthz   API: {url}/api/v1/")
+    click.echo(f"  cơ sở dữ liệu: {_safe_url(settings)}")
+    click.echo(f"  tệp: {settings.effective_storage_dir.resolve()}")
+    if not worker:
+        click.echo("  bộ xử lý nền: không chạy (--no-worker); hãy chạy `congvan worker`")
+    if settings.development and dev_data:
+        from exchange.dev_dataset import DEV_PASSWORD, dev_users
+
+        click.echo(f"  tài khoản phát triển (mật khẩu chung: {DEV_PASSWORD}):")
+        users = {user.username: user for user in dev_users()}
+        for username in SHOWN_LOGINS:
+            user = users[username]
+            click.echo(f"    {username:<16} {user.full_name} ({user.title}, {user.agency_code})")
+        click.echo("    … và <xã>.chutich / .phochutich / .vanthu / .admin cho mỗi cơ quan")
+
+
+def _safe_url(settings: Settings) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(settings.effective_database_url).render_as_string(hide_password=True)
+
+
+def _first_line(error: BaseException) -> str:
+    original = getattr(error, "orig", None) or error
+    return (str(original).strip().splitlines() or [type(original).__name__])[0]

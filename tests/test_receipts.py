@@ -222,7 +222,7 @@ def test_signing_time_far_from_the_status_time_fails(trust: TrustSettings) -> No
     content = make_content()
     # sign_receipt refuses this; a non-conforming signer could still produce it.
     late = AT + timedelta(hours=3)
-    data = asyncio.run(receipts._sign(content.to_bytes(), credential("agency-tanthoi"), late))
+    data = asyncio.run(receipts.cms._sign(content.to_bytes(), credential("agency-tanthoi"), late))
 
     result = verify_receipt(data, trust=trust, now=late + timedelta(minutes=1))
 

@@ -102,17 +102,33 @@ def unreadable_report(path: Path, reason: str) -> dict[str, Any]:
 
 
 def _register_subcommands() -> None:
+    from exchange.admin_cli import COMMANDS as admin_commands
+    from exchange.audit_cli import audit_group
     from exchange.demo import demo_command
     from exchange.devpki import devpki
+    from exchange.receipt_cli import receipt_group
+    from exchange.registers_cli import registers_group
     from exchange.remote_cli import remote
+    from exchange.serve import serve_command
     from exchange.signing_cli import issue_command, prepare_command, sign_command
+    from exchange.worker import jobs_group, worker_command
 
-    main.add_command(sign_command)
-    main.add_command(prepare_command)
-    main.add_command(issue_command)
-    main.add_command(devpki)
-    main.add_command(demo_command)
-    main.add_command(remote)
+    for command in (
+        sign_command,
+        prepare_command,
+        issue_command,
+        devpki,
+        demo_command,
+        remote,
+        receipt_group,
+        serve_command,
+        worker_command,
+        jobs_group,
+        audit_group,
+        registers_group,
+        *admin_commands,
+    ):
+        main.add_command(command)
 
 
 _register_subcommands()

@@ -67,3 +67,11 @@ class UnsupportedFileError(ExchangeError):
     status = 415
     slug = "unsupported-file"
     title = "Tệp không được chấp nhận"
+
+
+class ServiceUnavailableError(ExchangeError):
+    """A service the request depends on (timestamping, a token) does not answer; try again."""
+
+    status = 503
+    slug = "unavailable"
+    title = "Dịch vụ tạm thời không sẵn sàng"

@@ -13,7 +13,7 @@ import re
 import shutil
 import tempfile
 from pathlib import Path
-from typing import BinaryIO, Protocol
+from typing import IO, BinaryIO, Protocol
 
 from exchange.errors import NotFoundError, PayloadTooLargeError
 
@@ -22,7 +22,7 @@ _SHA256 = re.compile(r"[0-9a-f]{64}")
 
 
 class FileStore(Protocol):
-    def put(self, stream: BinaryIO, *, max_bytes: int | None = None) -> tuple[str, int]:
+    def put(self, stream: IO[bytes], *, max_bytes: int | None = None) -> tuple[str, int]:
         """Store the stream's bytes; return their SHA-256 (hex) and size."""
         ...
 
@@ -59,7 +59,7 @@ class LocalFileStore:
         scratch.mkdir(parents=True, exist_ok=True)
         return scratch
 
-    def put(self, stream: BinaryIO, *, max_bytes: int | None = None) -> tuple[str, int]:
+    def put(self, stream: IO[bytes], *, max_bytes: int | None = None) -> tuple[str, int]:
         digest = hashlib.sha256()
         size = 0
         descriptor, temp_name = tempfile.mkstemp(dir=self.scratch_dir(), suffix=".part")

@@ -27,6 +27,10 @@ class SigningError(SignerError):
     """Signing failed for a reason other than the credential or the input (e.g. the TSA is down)."""
 
 
+class TrustServiceError(SigningError):
+    """A service the signature needs (timestamping, OCSP, CRL) did not answer; try again later."""
+
+
 class VerificationTimeoutError(UnreadablePdfError):
     """Verification of one file exceeded its time limit."""
 

@@ -37,7 +37,7 @@ from pyhanko_certvalidator.errors import PathError, ValidationError
 from pyhanko_certvalidator.registry import SimpleCertificateStore
 
 from signer.credentials import Credential
-from signer.errors import SigningError, UnreadablePdfError
+from signer.errors import SigningError, TrustServiceError, UnreadablePdfError
 from signer.files import temp_beside
 from signer.remote_session import (
     DEFAULT_VALIDITY,
@@ -353,7 +353,7 @@ def finish_remote_signature(
                     )
                 )
             except (TimestampRequestError, PyHankoSigningError) as error:
-                raise SigningError(
+                raise TrustServiceError(
                     f"không lấy được dấu thời gian từ {tsa_url}: {_describe(error)}"
                 ) from None
             start, end = loaded.reserved_region
@@ -364,7 +364,7 @@ def finish_remote_signature(
             try:
                 asyncio.run(_complete(work, loaded, signature_cms, timestamper, trust_roots))
             except TimestampRequestError as error:
-                raise SigningError(
+                raise TrustServiceError(
                     f"không kết nối được dịch vụ cấp dấu thời gian {tsa_url}: {_describe(error)}"
                 ) from None
             except (PathError, ValidationError, PyHankoSigningError) as error:

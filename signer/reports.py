@@ -124,3 +124,23 @@ def render_text(report: VerificationReport) -> str:
         lines.append("")
         lines.extend(_render_signature(index, signature))
     return "\n".join(lines)
+
+
+def summarize(report: VerificationReport) -> str:
+    """One Vietnamese sentence saying why a document did not pass (or that it passed)."""
+    signatures = [s for s in report.signatures if s.kind == "signature"]
+    if not signatures:
+        return "văn bản không có chữ ký số"
+    if report.verdict == "passed":
+        return f"{len(signatures)} chữ ký số hợp lệ, văn bản không bị thay đổi sau khi ký"
+    parts: list[str] = []
+    for index, signature in enumerate(report.signatures, start=1):
+        if signature.verdict == "passed":
+            continue
+        who = signature.signer.common_name if signature.signer else "không rõ người ký"
+        meaning = SUBINDICATIONS.get(signature.subindication, VERDICTS[signature.verdict].lower())
+        parts.append(f"chữ ký {index} ({who}): {meaning}")
+        break
+    if report.modified_after_signing:
+        parts.append("văn bản có thay đổi sau khi ký ngoài các bổ sung được phép")
+    return "; ".join(parts) or VERDICTS[report.verdict].lower()

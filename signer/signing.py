@@ -30,7 +30,7 @@ from pyhanko_certvalidator.errors import PathError, ValidationError
 
 from signer.appearance import VN_TIME, Appearance, PreparedStampStyle, plan_appearance
 from signer.credentials import Credential
-from signer.errors import SignerError, SigningError, UnreadablePdfError
+from signer.errors import SignerError, SigningError, TrustServiceError, UnreadablePdfError
 from signer.files import temp_beside
 
 __all__ = ["Level", "SignOptions", "SignResult", "sign_pdf"]
@@ -327,12 +327,12 @@ def _sign_into(
     try:
         asyncio.run(_run_signer(pdf_signer, writer, work, reserved, context, before_signing))
     except TimestampRequestError as error:
-        raise SigningError(
+        raise TrustServiceError(
             f"không kết nối được dịch vụ cấp dấu thời gian {options.tsa_url}: {_describe(error)}"
         ) from None
     except PyHankoSigningError as error:
         if options.tsa_url and isinstance(error.__cause__, TimestampRequestError):
-            raise SigningError(
+            raise TrustServiceError(
                 f"dịch vụ cấp dấu thời gian {options.tsa_url} báo lỗi: {_describe(error)}"
             ) from None
         raise SigningError(f"ký số không thành công: {_describe(error)}") from None

@@ -1,0 +1,505 @@
+"""An agency's outgoing documents: draft, the official's signature, issue, send, recall.
+
+Each use case takes the Session first, checks who acts, changes the rows, records the audit event
+and commits once. Files are written to the store before the commit that refers to them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+import uuid
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import IO
+
+from pyhanko.pdf_utils.misc import PdfError
+from pyhanko.pdf_utils.reader import PdfFileReader
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from exchange import audit
+from exchange.actors import Actor
+from exchange.errors import (
+    ConflictError,
+    NotFoundError,
+    UnsupportedFileError,
+    ValidationError,
+)
+from exchange.jobs import enqueue
+from exchange.models import (
+    Agency,
+    BusinessType,
+    Delivery,
+    DeliveryEvent,
+    DeliveryStatus,
+    Document,
+    DocumentState,
+    Role,
+    Signature,
+    StoredFile,
+    User,
+)
+from exchange.runtime import Runtime
+from exchange.services.credentials import agency_credential, official_credential, signer_errors
+from exchange.services.directory import resolve_recipients
+from exchange.services.registers import DatabaseNumberSource
+from signer.appearance import Appearance, load_image
+from signer.issuing import issue_document, prepare_draft, vietnam_date
+from signer.signing import SignOptions, sign_pdf
+
+VERIFY_DELIVERY = "verify_delivery"
+CLASSIFIED = frozenset({"mật", "tối mật", "tuyệt mật"})
+UNCLASSIFIED = frozenset({"", "thường", "không mật"})
+OFFICIAL_FIELD = "ChuKyLanhDao"
+AGENCY_FIELD = "ChuKyCoQuan"
+
+
+@dataclass(frozen=True)
+class DraftInput:
+    """The metadata of Decree 30 Art. 8 a drafter gives with the file."""
+
+    document_type: str
+    subject: str
+    notation: str = ""
+    urgency: int = 0
+    due_date: date | None = None
+    steering_type: int = 0
+    reply_to: str | None = None
+    supersedes: str | None = None
+    business_type: int = int(BusinessType.NEW)
+    signer_name: str = ""
+    signer_title: str = ""
+    recipients_text: str = ""
+    classification: str = ""
+
+
+def check_draft_input(data: DraftInput) -> None:
+    """Refuse metadata a document may not carry; field errors name each problem."""
+    errors: dict[str, str] = {}
+    if not data.document_type.strip():
+        errors["document_type"] = "cần ghi loại văn bản"
+    if not data.subject.strip():
+        errors["subject"] = "cần ghi trích yếu"
+    if len(data.notation) > 64:
+        errors["notation"] = "ký hiệu dài quá 64 ký tự"
+    if not 0 <= data.urgency <= 4:
+        errors["urgency"] = "độ khẩn là 0 (thường) đến 4 (hỏa tốc hẹn giờ)"
+    if not 0 <= data.steering_type <= 2:
+        errors["steering_type"] = "loại chỉ đạo là 0, 1 hoặc 2"
+    if data.business_type not in (BusinessType.NEW, BusinessType.UPDATE, BusinessType.REPLACE):
+        errors["business_type"] = "loại nghiệp vụ là 0 (mới), 2 (cập nhật) hoặc 3 (thay thế)"
+    elif data.business_type != BusinessType.NEW and not data.supersedes:
+        errors["supersedes"] = "văn bản cập nhật hay thay thế phải chỉ ra văn bản gốc"
+    classification = data.classification.strip().lower()
+    if classification in CLASSIFIED:
+        raise ValidationError(
+            f"văn bản {classification} không được gửi qua hệ thống này (Nghị định 30/2020)",
+            errors={"classification": "văn bản mật không được gửi qua hệ thống"},
+        )
+    if classification not in UNCLASSIFIED:
+        errors["classification"] = "độ mật không hợp lệ"
+    if errors:
+        raise ValidationError("thông tin văn bản chưa hợp lệ", errors=errors)
+
+
+def _page_count(path: Path) -> int:
+    """Pages of a readable, unencrypted PDF; UnsupportedFileError otherwise."""
+    with path.open("rb") as handle:
+        if handle.read(5) != b"%PDF-":
+            raise UnsupportedFileError("tệp tải lên không phải PDF")
+        handle.seek(0)
+        try:
+            reader = PdfFileReader(handle, strict=False)
+            if reader.encrypted:
+                raise UnsupportedFileError("tệp PDF được mã hóa: hãy gửi bản không đặt mật khẩu")
+            return int(reader.root["/Pages"]["/Count"])
+        except UnsupportedFileError:
+            raise
+        except (PdfError, ValueError, KeyError, TypeError, IndexError, RecursionError):
+            raise UnsupportedFileError(
+                "không đọc được tệp PDF (tệp hỏng hoặc sai định dạng)"
+            ) from None
+
+
+@contextlib.contextmanager
+def _scratch(runtime: Runtime, suffix: str = ".pdf") -> Iterator[Path]:
+    descriptor, name = tempfile.mkstemp(dir=runtime.store.scratch_dir(), suffix=suffix)
+    path = Path(name)
+    try:
+        os.close(descriptor)
+        yield path
+    finally:
+        path.unlink(missing_ok=True)
+
+
+def remember_file(session: Session, sha256: str, size: int) -> None:
+    """Record a stored file's row, flushed now: rows that refer to it by key alone come later."""
+    if session.get(StoredFile, sha256) is None:
+        session.add(StoredFile(sha256=sha256, size=size))
+        session.flush()
+
+
+def own_document(session: Session, actor: Actor, public_id: str, *, lock: bool = False) -> Document:
+    """The actor's agency's document; NotFound for anyone else's (no hint that it exists)."""
+    query = select(Document).where(Document.public_id == public_id)
+    if lock:
+        query = query.with_for_update()
+    document = session.scalars(query).one_or_none()
+    if document is None or document.agency_id != actor.agency_id:
+        raise NotFoundError(f"không tìm thấy văn bản {public_id} của cơ quan")
+    return document
+
+
+def _linked(session: Session, actor: Actor, public_id: str | None, field: str) -> Document | None:
+    """A document the actor's agency sent or received, to reply to or supersede."""
+    if not public_id:
+        return None
+    document = session.scalars(select(Document).where(Document.public_id == public_id)).first()
+    if document is not None and document.agency_id == actor.agency_id:
+        return document
+    if document is not None and any(
+        delivery.recipient_id == actor.agency_id for delivery in document.deliveries
+    ):
+        return document
+    raise ValidationError(
+        f"không tìm thấy văn bản {public_id}", errors={field: "văn bản không tồn tại"}
+    )
+
+
+def create_document(
+    session: Session,
+    runtime: Runtime,
+    actor: Actor,
+    upload: IO[bytes],
+    data: DraftInput,
+    *,
+    idempotency_key: str | None = None,
+    issued_elsewhere: bool = False,
+) -> Document:
+    """Store an uploaded PDF as a draft, with blanks for the number and date the issue fills.
+
+    ``issued_elsewhere``: the clerk brings in a document already signed by the official and the
+    agency outside the service (the agency's USB token at the clerical office), ready to send;
+    its number and notation are the ones printed on it (``data.notation``). The sender does not
+    judge its signatures: every receiving side verifies it before a clerk sees it.
+    """
+    if issued_elsewhere:
+        actor.require(Role.CLERK)
+    else:
+        actor.require(Role.SPECIALIST, Role.CLERK, Role.OFFICIAL)
+    if idempotency_key is not None:
+        if not 1 <= len(idempotency_key) <= 128:
+            raise ValidationError("Idempotency-Key dài 1 đến 128 ký tự")
+        existing = _by_idempotency_key(session, actor, idempotency_key)
+        if existing is not None:
+            return existing
+    check_draft_input(data)
+    if issued_elsewhere and not data.notation.strip():
+        raise ValidationError(
+            "văn bản đã ban hành phải ghi số và ký hiệu", errors={"notation": "cần ghi số, ký hiệu"}
+        )
+    reply_to = _linked(session, actor, data.reply_to, "reply_to")
+    supersedes = _linked(session, actor, data.supersedes, "supersedes")
+    if supersedes is not None and supersedes.agency_id != actor.agency_id:
+        raise ValidationError(
+            "chỉ cập nhật hay thay thế được văn bản của chính cơ quan",
+            errors={"supersedes": "không phải văn bản của cơ quan"},
+        )
+    original_sha, original_size = runtime.store.put(
+        upload, max_bytes=runtime.settings.max_upload_bytes
+    )
+    original = runtime.store.local_path(original_sha)
+    pages = _page_count(original)
+    remember_file(session, original_sha, original_size)
+    current_sha = original_sha
+    if not issued_elsewhere:
+        with _scratch(runtime) as prepared:
+            with signer_errors():
+                prepare_draft(original, prepared)
+            current_sha, prepared_size = runtime.store.put_file(prepared)
+        remember_file(session, current_sha, prepared_size)
+    document = Document(
+        public_id=str(uuid.uuid4()),
+        agency_id=actor.agency_id,
+        created_by_id=actor.user_id,
+        idempotency_key=idempotency_key,
+        state=DocumentState.ISSUED if issued_elsewhere else DocumentState.DRAFT,
+        issued_at=runtime.now() if issued_elsewhere else None,
+        issued_by_id=actor.user_id if issued_elsewhere else None,
+        document_type=data.document_type.strip(),
+        notation=data.notation.strip(),
+        subject=data.subject.strip(),
+        urgency=data.urgency,
+        due_date=data.due_date,
+        steering_type=data.steering_type,
+        business_type=data.business_type,
+        reply_to=reply_to,
+        supersedes=supersedes,
+        page_count=pages,
+        signer_name=data.signer_name.strip(),
+        signer_title=data.signer_title.strip(),
+        recipients_text=data.recipients_text.strip(),
+        original_file=original_sha,
+        current_file=current_sha,
+    )
+    session.add(document)
+    session.flush()
+    audit.record(
+        session,
+        "document.import" if issued_elsewhere else "document.draft",
+        actor=actor,
+        document_id=document.public_id,
+        details={"file": original_sha, "subject": document.subject},
+    )
+    try:
+        session.commit()
+    except IntegrityError:
+        # The same key raced in from another request: answer with the document it created.
+        session.rollback()
+        existing = _by_idempotency_key(session, actor, idempotency_key) if idempotency_key else None
+        if existing is None:
+            raise
+        return existing
+    return document
+
+
+def _by_idempotency_key(session: Session, actor: Actor, key: str) -> Document | None:
+    return session.scalars(
+        select(Document).where(
+            Document.agency_id == actor.agency_id, Document.idempotency_key == key
+        )
+    ).one_or_none()
+
+
+def _signed_file(session: Session, runtime: Runtime, document: Document, result_path: Path) -> str:
+    """Store the newly signed file and make it the document's current version."""
+    sha256, size = runtime.store.put_file(result_path)
+    remember_file(session, sha256, size)
+    document.current_file = sha256
+    return sha256
+
+
+def sign_document(
+    session: Session, runtime: Runtime, actor: Actor, public_id: str, *, pin: str
+) -> Document:
+    """The official signs the draft with the personal key the service holds for them."""
+    actor.require(Role.OFFICIAL)
+    document = own_document(session, actor, public_id, lock=True)
+    if document.state is not DocumentState.DRAFT:
+        raise ConflictError(f"văn bản đã qua bước ký (trạng thái: {document.state.value})")
+    user = session.get(User, actor.user_id)
+    assert user is not None
+    credential = official_credential(user, pin)
+    image = load_image(Path(user.signature_image)) if user.signature_image else None
+    agency = document.agency
+    options = SignOptions(
+        level="b-t",
+        field_name=OFFICIAL_FIELD,
+        reason="Phê duyệt văn bản",
+        location=agency.name,
+        signer_name=user.full_name,
+        tsa_url=runtime.settings.effective_tsa_url,
+        appearance=Appearance("official", image=image),
+    )
+    source = runtime.store.local_path(document.current_file)
+    with _scratch(runtime) as output:
+        with signer_errors():
+            result = sign_pdf(source, output, credential, options)
+        sha256 = _signed_file(session, runtime, document, output)
+    session.add(
+        Signature(
+            document_id=document.id,
+            kind="official",
+            user_id=user.id,
+            field_name=result.field_name,
+            level=result.level,
+            signer_name=credential.common_name or user.full_name,
+            file_sha256=sha256,
+            signed_at=runtime.now(),
+        )
+    )
+    document.state = DocumentState.SIGNED
+    document.signer_name = document.signer_name or user.full_name
+    document.signer_title = document.signer_title or user.title
+    audit.record(
+        session,
+        "document.sign",
+        actor=actor,
+        document_id=document.public_id,
+        details={"file": sha256, "signer": credential.common_name},
+    )
+    session.commit()
+    return document
+
+
+def issue(session: Session, runtime: Runtime, actor: Actor, public_id: str) -> Document:
+    """The clerk issues: next outgoing number, issue date, the agency's signature, in one step.
+
+    The number is taken in this transaction and committed with the signed file; if signing
+    fails, the transaction rolls back and the number stays free (the register has no gap).
+    """
+    actor.require(Role.CLERK)
+    document = own_document(session, actor, public_id, lock=True)
+    if document.state is not DocumentState.SIGNED:
+        raise ConflictError(
+            "chỉ phát hành được văn bản lãnh đạo đã ký "
+            f"(trạng thái hiện tại: {document.state.value})"
+        )
+    agency = document.agency
+    credential = agency_credential(runtime, agency)
+    seal = load_image(Path(agency.seal_image)) if agency.seal_image else None
+    options = SignOptions(
+        level="b-lt",
+        field_name=AGENCY_FIELD,
+        reason="Phát hành văn bản",
+        location=agency.name,
+        contact_info=agency.name,
+        tsa_url=runtime.settings.effective_tsa_url,
+        trust_roots=runtime.trust.roots,
+        appearance=Appearance("agency", image=seal),
+    )
+    numbers = DatabaseNumberSource(session, agency.id)
+    source = runtime.store.local_path(document.current_file)
+    with _scratch(runtime) as output:
+        with signer_errors():
+            result = issue_document(
+                source, output, credential, numbers, options, agency=agency.code, now=runtime.now()
+            )
+        sha256 = _signed_file(session, runtime, document, output)
+    document.number = result.number
+    document.number_year = vietnam_date(result.issued_at).year
+    document.issued_at = result.issued_at
+    document.issued_by_id = actor.user_id
+    document.state = DocumentState.ISSUED
+    session.add(
+        Signature(
+            document_id=document.id,
+            kind="agency",
+            user_id=actor.user_id,
+            field_name=result.signature.field_name,
+            level=result.signature.level,
+            signer_name=credential.common_name or agency.name,
+            file_sha256=sha256,
+            signed_at=result.issued_at,
+        )
+    )
+    audit.record(
+        session,
+        "document.issue",
+        actor=actor,
+        document_id=document.public_id,
+        details={"number": document.number_notation, "file": sha256},
+    )
+    session.commit()
+    return document
+
+
+def send(
+    session: Session,
+    runtime: Runtime,
+    actor: Actor,
+    public_id: str,
+    *,
+    agencies: Sequence[str] = (),
+    groups: Sequence[str] = (),
+) -> Document:
+    """Send an issued document to agencies and groups: one delivery and one verification job each.
+
+    Sending again to recipients that already have it adds nothing (safe to retry).
+    """
+    actor.require(Role.CLERK)
+    document = own_document(session, actor, public_id, lock=True)
+    if document.state not in (DocumentState.ISSUED, DocumentState.SENT):
+        raise ConflictError(
+            "chỉ gửi được văn bản đã phát hành (có số và chữ ký số của cơ quan); "
+            f"trạng thái hiện tại: {document.state.value}"
+        )
+    recipients = resolve_recipients(session, agencies, groups)
+    if not recipients:
+        raise ValidationError("cần chọn ít nhất một nơi nhận", errors={"agencies": "trống"})
+    if any(agency.id == document.agency_id for agency in recipients):
+        raise ValidationError(
+            "không gửi văn bản cho chính cơ quan mình", errors={"agencies": "trùng cơ quan gửi"}
+        )
+    already = {delivery.recipient_id for delivery in document.deliveries}
+    now = runtime.now()
+    added: list[Agency] = []
+    for agency in recipients:
+        if agency.id in already:
+            continue
+        delivery = Delivery(
+            public_id=str(uuid.uuid4()),
+            document=document,
+            recipient_id=agency.id,
+            status=DeliveryStatus.PENDING,
+            created_at=now,
+        )
+        session.add(delivery)
+        session.flush()
+        session.add(DeliveryEvent(delivery_id=delivery.id, status=DeliveryStatus.PENDING, at=now))
+        enqueue(
+            session,
+            VERIFY_DELIVERY,
+            {"delivery_id": delivery.id},
+            max_attempts=runtime.settings.job_max_attempts,
+            now=now,
+        )
+        added.append(agency)
+    if added:
+        document.state = DocumentState.SENT
+        document.sent_at = document.sent_at or now
+        audit.record(
+            session,
+            "document.send",
+            actor=actor,
+            document_id=document.public_id,
+            details={"to": [agency.code for agency in added]},
+        )
+    session.commit()
+    return document
+
+
+def recall(
+    session: Session, runtime: Runtime, actor: Actor, public_id: str, *, reason: str
+) -> Document:
+    """Ask every recipient to give the document back (13); each answers 15 or 16."""
+    actor.require(Role.CLERK)
+    if not reason.strip():
+        raise ValidationError("thu hồi văn bản phải có lý do", errors={"reason": "cần ghi lý do"})
+    document = own_document(session, actor, public_id, lock=True)
+    if document.state is not DocumentState.SENT:
+        raise ConflictError(f"chỉ thu hồi được văn bản đã gửi (trạng thái: {document.state.value})")
+    from exchange.statuses import RECALLABLE
+
+    now = runtime.now()
+    asked = []
+    for delivery in document.deliveries:
+        if delivery.status in RECALLABLE:
+            delivery.status = DeliveryStatus.RECALL_REQUESTED
+            delivery.reason = reason.strip()
+            session.add(
+                DeliveryEvent(
+                    delivery_id=delivery.id,
+                    status=DeliveryStatus.RECALL_REQUESTED,
+                    reason=reason.strip(),
+                    actor_id=actor.user_id,
+                    at=now,
+                )
+            )
+            asked.append(delivery.recipient.code)
+    document.state = DocumentState.RECALLED
+    document.recall_reason = reason.strip()
+    audit.record(
+        session,
+        "document.recall",
+        actor=actor,
+        document_id=document.public_id,
+        details={"reason": reason.strip(), "asked": asked},
+    )
+    session.commit()
+    return document

@@ -1,0 +1,177 @@
+"""The documents API: bad input gets a problem response, never a 500; token signing over HTTP."""
+
+from __future__ import annotations
+
+import base64
+import io
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select
+
+from exchange.models import Document, User
+from exchange.services.users import issue_token
+from signer.devpki import dev_cert_path
+from tests.exchange_world import PIN, World, build_world
+from tests.test_remote import _client_sign
+
+pytestmark = pytest.mark.usefixtures("dev_services")
+
+METADATA = {"document_type": "Công văn", "notation": "UBND-VP", "subject": "Về việc thử nghiệm"}
+
+
+@pytest.fixture
+def world(session_factory: Any, runtime: Any) -> World:
+    return build_world(session_factory, runtime.settings.data_dir, runtime)
+
+
+@pytest.fixture
+def headers(world: World, session_factory: Any) -> Any:
+    def make(username: str) -> dict[str, str]:
+        with session_factory() as session:
+            user = session.scalars(select(User).where(User.username == username)).one()
+            token = issue_token(session, user, "test")
+            session.commit()
+        return {"Authorization": f"Bearer {token}"}
+
+    return make
+
+
+def _upload(client: Any, headers: dict[str, str], pdf: bytes, **fields: str) -> Any:
+    data = {**METADATA, **fields, "file": (io.BytesIO(pdf), "van-ban.pdf")}
+    return client.post(
+        "/api/v1/documents", data=data, headers=headers, content_type="multipart/form-data"
+    )
+
+
+def _problem(reply: Any, status: int) -> dict[str, Any]:
+    assert reply.status_code == status, reply.get_data(as_text=True)
+    assert reply.content_type == "application/problem+json"
+    body: dict[str, Any] = reply.get_json()
+    assert body["status"] == status and body["detail"]
+    return body
+
+
+def test_bad_uploads_are_problems(client: Any, headers: Any, sample_pdf: Path) -> None:
+    clerk = headers("tpd.vanthu")
+    _problem(_upload(client, clerk, b"MZ\x90\x00 not a pdf"), 415)
+    body = _problem(_upload(client, clerk, sample_pdf.read_bytes(), urgency="khẩn"), 422)
+    assert "urgency" in body["errors"]
+    body = _problem(_upload(client, clerk, sample_pdf.read_bytes(), classification="Mật"), 422)
+    assert "classification" in body["errors"]
+    body = _problem(
+        client.post(
+            "/api/v1/documents", data=METADATA, headers=clerk, content_type="multipart/form-data"
+        ),
+        422,
+    )
+    assert "file" in body["errors"]
+    _problem(_upload(client, {}, sample_pdf.read_bytes()), 401)
+
+
+def test_upload_over_the_limit_is_413(
+    app: Any, client: Any, headers: Any, sample_pdf: Path
+) -> None:
+    app.config["MAX_CONTENT_LENGTH"] = 10_000
+    _problem(_upload(client, headers("tpd.vanthu"), sample_pdf.read_bytes()), 413)
+
+
+def test_idempotency_key_gives_one_document(
+    client: Any, headers: Any, sample_pdf: Path, session_factory: Any
+) -> None:
+    clerk = {**headers("tpd.vanthu"), "Idempotency-Key": "dms-2026-0042"}
+    first = _upload(client, clerk, sample_pdf.read_bytes())
+    second = _upload(client, clerk, sample_pdf.read_bytes())
+    assert first.status_code == second.status_code == 201
+    assert first.get_json()["id"] == second.get_json()["id"]
+    with session_factory() as session:
+        assert session.scalar(select(func.count()).select_from(Document)) == 1
+
+
+def test_wrong_pin_wrong_state_and_someone_elses_document(
+    client: Any, headers: Any, sample_pdf: Path
+) -> None:
+    clerk, chief = headers("tpd.vanthu"), headers("tpd.chutich")
+    document_id = _upload(client, clerk, sample_pdf.read_bytes()).get_json()["id"]
+    body = _problem(
+        client.post(f"/api/v1/documents/{document_id}/sign", json={"pin": "sai"}, headers=chief),
+        422,
+    )
+    assert "pin" in body["errors"]
+    _problem(client.post(f"/api/v1/documents/{document_id}/issue", headers=clerk), 409)
+    _problem(
+        client.post(f"/api/v1/documents/{document_id}/sign", json={"pin": PIN}, headers=clerk), 403
+    )
+    outsider = headers("tanthoi.vanthu")
+    _problem(client.get(f"/api/v1/documents/{document_id}", headers=outsider), 404)
+    _problem(client.get(f"/api/v1/documents/{document_id}/file", headers=outsider), 404)
+    _problem(
+        client.post(
+            f"/api/v1/deliveries/{document_id}/status", json={"status": "03"}, headers=outsider
+        ),
+        404,
+    )
+    _problem(
+        client.post(
+            f"/api/v1/documents/{document_id}/sign",
+            data="{",
+            headers={**chief, "Content-Type": "application/json"},
+        ),
+        400,
+    )
+    body = _problem(
+        client.post(
+            f"/api/v1/documents/{document_id}/send", json={"agencies": "X01"}, headers=clerk
+        ),
+        422,
+    )
+    assert "agencies" in body["errors"]
+    _problem(client.get("/api/v1/documents?box=trash", headers=clerk), 422)
+    _problem(client.get("/api/v1/registers/sideways", headers=clerk), 422)
+
+
+def test_token_signing_then_issue_send_and_registers(
+    client: Any, headers: Any, sample_pdf: Path, world: World
+) -> None:
+    clerk, chief = headers("tpd.vanthu"), headers("tpd.chutich")
+    document_id = _upload(client, clerk, sample_pdf.read_bytes()).get_json()["id"]
+    certificate = dev_cert_path("official-tpd-chutich").read_text()
+    prepared = client.post(
+        f"/api/v1/documents/{document_id}/sign/prepare",
+        json={"certificate": certificate},
+        headers=chief,
+    )
+    assert prepared.status_code == 200, prepared.get_data(as_text=True)
+    answer = prepared.get_json()
+    assert "prepared_pdf" not in answer and "state" not in answer  # no server paths leak
+    garbage = base64.b64encode(b"\x00" * 256).decode()
+    _problem(
+        client.post(
+            f"/api/v1/documents/{document_id}/sign/finish",
+            json={"signature": garbage},
+            headers=chief,
+        ),
+        422,
+    )
+    signature = _client_sign("official-tpd-chutich", answer["to_be_signed"], "pss")
+    finished = client.post(
+        f"/api/v1/documents/{document_id}/sign/finish",
+        json={"signature": base64.b64encode(signature).decode()},
+        headers=chief,
+    )
+    assert finished.status_code == 200, finished.get_data(as_text=True)
+    assert finished.get_json()["state"] == "signed"
+    issued = client.post(f"/api/v1/documents/{document_id}/issue", headers=clerk)
+    assert issued.get_json()["number_notation"] == "01/UBND-VP"
+    sent = client.post(
+        f"/api/v1/documents/{document_id}/send", json={"groups": ["cac-xa"]}, headers=clerk
+    )
+    assert sent.get_json()["overall"]["counts"] == {"pending": 3}
+    world.run_jobs()
+    view = client.get(f"/api/v1/documents/{document_id}", headers=clerk).get_json()
+    assert view["overall"]["counts"] == {"01": 3}
+    csv = client.get("/api/v1/registers/outgoing?format=csv", headers=clerk)
+    assert csv.status_code == 200 and "01/UBND-VP" in csv.get_data(as_text=True)
+    html = client.get("/api/v1/registers/outgoing", headers=clerk)
+    assert "SỔ ĐĂNG KÝ VĂN BẢN ĐI" in html.get_data(as_text=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from exchange.jobs import Handler
 from exchange.runtime import Runtime
 from exchange.services.deliveries import verify_delivery
-from exchange.services.documents import VERIFY_DELIVERY
+from exchange.services.sending import VERIFY_DELIVERY
 
 
 def job_handlers(runtime: Runtime) -> dict[str, Handler]:

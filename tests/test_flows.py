@@ -28,7 +28,7 @@ from exchange.models import (
     Receipt,
     Register,
 )
-from exchange.services import deliveries, documents, mailboxes
+from exchange.services import deliveries, documents, mailboxes, sending
 from signer.receipts import verify_receipt
 from tests.exchange_world import PIN, World, build_world
 
@@ -68,7 +68,7 @@ def test_draft_sign_issue_send_receive_register(world: World, sample_pdf: Path) 
         document = _issued(world, session, sample_pdf)
         assert document.state is DocumentState.ISSUED
         assert document.number == 1 and document.number_notation == "01/UBND-VP"
-        documents.send(
+        sending.send(
             session, runtime, world.actor("tpd.vanthu"), document.public_id, groups=["cac-xa"]
         )
         public_id = document.public_id
@@ -104,7 +104,7 @@ def test_the_whole_receiving_ladder_and_invalid_steps(world: World, sample_pdf: 
     clerk = world.actor("tanphu.vanthu")
     with world.session_factory() as session:
         document = _issued(world, session, sample_pdf)
-        documents.send(
+        sending.send(
             session,
             runtime,
             world.actor("tpd.vanthu"),
@@ -136,7 +136,7 @@ def test_someone_elses_mailbox_and_roles(world: World, sample_pdf: Path) -> None
     runtime = world.runtime
     with world.session_factory() as session:
         document = _issued(world, session, sample_pdf)
-        documents.send(
+        sending.send(
             session,
             runtime,
             world.actor("tpd.vanthu"),
@@ -281,7 +281,7 @@ def test_a_forged_copy_is_refused_with_the_reason(world: World, sample_pdf: Path
             documents.DraftInput("Công văn", "Bản giả mạo", notation="01/UBND-VP"),
             issued_elsewhere=True,
         )
-        documents.send(
+        sending.send(
             session, runtime, world.actor("tpd.vanthu"), document.public_id, groups=["cac-xa"]
         )
         public_id = document.public_id
@@ -312,7 +312,7 @@ def test_a_commune_cannot_pass_off_the_districts_document_as_its_own(
             documents.DraftInput("Công văn", "Chuyển tiếp", notation="01/UBND-VP"),
             issued_elsewhere=True,
         )
-        documents.send(
+        sending.send(
             session,
             runtime,
             world.actor("tanthoi.vanthu"),
@@ -330,12 +330,12 @@ def test_recall_accepted_and_refused(world: World, sample_pdf: Path) -> None:
     runtime = world.runtime
     with world.session_factory() as session:
         document = _issued(world, session, sample_pdf)
-        documents.send(
+        sending.send(
             session, runtime, world.actor("tpd.vanthu"), document.public_id, groups=["cac-xa"]
         )
     world.run_jobs()
     with world.session_factory() as session:
-        documents.recall(
+        sending.recall(
             session, runtime, world.actor("tpd.vanthu"), document.public_id, reason="Sai trích yếu"
         )
         first = mailboxes.inbox(session, world.actor("tanthoi.vanthu"))[0]["delivery"]
@@ -373,11 +373,11 @@ def test_sending_twice_adds_nobody_and_jobs_are_done(world: World, sample_pdf: P
     with world.session_factory() as session:
         document = _issued(world, session, sample_pdf)
         for _ in range(2):
-            documents.send(
+            sending.send(
                 session, runtime, world.actor("tpd.vanthu"), document.public_id, groups=["cac-xa"]
             )
         with pytest.raises(ValidationError):
-            documents.send(
+            sending.send(
                 session,
                 runtime,
                 world.actor("tpd.vanthu"),
@@ -390,3 +390,78 @@ def test_sending_twice_adds_nobody_and_jobs_are_done(world: World, sample_pdf: P
     with world.session_factory() as session:
         states = session.scalars(select(Job.state)).all()
         assert states == [JobState.DONE] * 3
+
+
+def _files_in_store(world: World) -> int:
+    root = world.runtime.settings.effective_storage_dir
+    return sum(1 for path in root.rglob("*") if path.is_file() and path.parent.name != "tmp")
+
+
+def test_a_fan_out_stores_the_file_once(world: World, sample_pdf: Path) -> None:
+    with world.session_factory() as session:
+        document = _issued(world, session, sample_pdf)
+        before = _files_in_store(world)
+        sending.send(
+            session, world.runtime, world.actor("tpd.vanthu"), document.public_id, groups=["cac-xa"]
+        )
+    world.run_jobs()
+    # Three mailboxes, no new file: each delivery refers to the issued file by its SHA-256.
+    assert _files_in_store(world) == before == 4  # original, prepared, signed, issued
+
+
+def test_replies_and_replacements_link_to_their_documents(world: World, sample_pdf: Path) -> None:
+    runtime = world.runtime
+    with world.session_factory() as session:
+        original = _issued(world, session, sample_pdf)
+        sending.send(
+            session,
+            runtime,
+            world.actor("tpd.vanthu"),
+            original.public_id,
+            agencies=["DEV.TPD.X01"],
+        )
+        with sample_pdf.open("rb") as upload:
+            replacement = documents.create_document(
+                session,
+                runtime,
+                world.actor("tpd.vanthu"),
+                upload,
+                documents.DraftInput(
+                    "Công văn",
+                    "Thay thế công văn trước",
+                    notation="UBND-VP",
+                    supersedes=original.public_id,
+                    business_type=3,
+                ),
+            )
+        with sample_pdf.open("rb") as upload:
+            reply = documents.create_document(
+                session,
+                runtime,
+                world.actor("tanthoi.vanthu"),
+                upload,
+                documents.DraftInput("Báo cáo", "Trả lời công văn", reply_to=original.public_id),
+            )
+        view = mailboxes.document_view(session, world.actor("tpd.vanthu"), replacement.public_id)
+        assert view["supersedes"] == original.public_id and view["business_type"] == 3
+        own = mailboxes.document_view(session, world.actor("tanthoi.vanthu"), reply.public_id)
+        assert own["reply_to"] == original.public_id
+        # A commune that never received a document cannot answer or replace it.
+        with pytest.raises(ValidationError), sample_pdf.open("rb") as upload:
+            documents.create_document(
+                session,
+                runtime,
+                world.actor("tanphu.vanthu"),
+                upload,
+                documents.DraftInput("Báo cáo", "Trả lời", reply_to=original.public_id),
+            )
+        with pytest.raises(ValidationError), sample_pdf.open("rb") as upload:
+            documents.create_document(
+                session,
+                runtime,
+                world.actor("tanthoi.vanthu"),
+                upload,
+                documents.DraftInput(
+                    "Công văn", "Thay thế", supersedes=original.public_id, business_type=3
+                ),
+            )

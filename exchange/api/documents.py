@@ -12,7 +12,7 @@ from exchange.api import current_actor, json_body, optional, required
 from exchange.app import current_runtime, request_session
 from exchange.errors import ValidationError
 from exchange.models import DeliveryStatus, DocumentState, RegisterKind, Role
-from exchange.services import deliveries, documents, mailboxes, token_signing
+from exchange.services import deliveries, documents, mailboxes, sending, token_signing
 from exchange.services.registers import export_register
 from exchange.statuses import parse_status
 from signer.issuing import vietnam_date
@@ -198,7 +198,7 @@ def send_document(public_id: str) -> dict[str, Any]:
         groups=optional(list, [], items=str, max_length=100, nullable=False),
     )
     session, actor = request_session(), current_actor()
-    documents.send(
+    sending.send(
         session,
         current_runtime(),
         actor,
@@ -213,7 +213,7 @@ def send_document(public_id: str) -> dict[str, Any]:
 def recall_document(public_id: str) -> dict[str, Any]:
     body = json_body(reason=required(str, max_length=2000))
     session, actor = request_session(), current_actor()
-    documents.recall(session, current_runtime(), actor, public_id, reason=body["reason"])
+    sending.recall(session, current_runtime(), actor, public_id, reason=body["reason"])
     return mailboxes.document_view(session, actor, public_id)
 
 

@@ -10,7 +10,7 @@ import contextlib
 import os
 import tempfile
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -30,13 +30,8 @@ from exchange.errors import (
     UnsupportedFileError,
     ValidationError,
 )
-from exchange.jobs import enqueue
 from exchange.models import (
-    Agency,
     BusinessType,
-    Delivery,
-    DeliveryEvent,
-    DeliveryStatus,
     Document,
     DocumentState,
     Role,
@@ -46,13 +41,11 @@ from exchange.models import (
 )
 from exchange.runtime import Runtime
 from exchange.services.credentials import agency_credential, official_credential, signer_errors
-from exchange.services.directory import resolve_recipients
 from exchange.services.registers import DatabaseNumberSource
 from signer.appearance import Appearance, load_image
 from signer.issuing import issue_document, prepare_draft, vietnam_date
 from signer.signing import SignOptions, sign_pdf
 
-VERIFY_DELIVERY = "verify_delivery"
 CLASSIFIED = frozenset({"mật", "tối mật", "tuyệt mật"})
 UNCLASSIFIED = frozenset({"", "thường", "không mật"})
 OFFICIAL_FIELD = "ChuKyLanhDao"
@@ -394,112 +387,6 @@ def issue(session: Session, runtime: Runtime, actor: Actor, public_id: str) -> D
         actor=actor,
         document_id=document.public_id,
         details={"number": document.number_notation, "file": sha256},
-    )
-    session.commit()
-    return document
-
-
-def send(
-    session: Session,
-    runtime: Runtime,
-    actor: Actor,
-    public_id: str,
-    *,
-    agencies: Sequence[str] = (),
-    groups: Sequence[str] = (),
-) -> Document:
-    """Send an issued document to agencies and groups: one delivery and one verification job each.
-
-    Sending again to recipients that already have it adds nothing (safe to retry).
-    """
-    actor.require(Role.CLERK)
-    document = own_document(session, actor, public_id, lock=True)
-    if document.state not in (DocumentState.ISSUED, DocumentState.SENT):
-        raise ConflictError(
-            "chỉ gửi được văn bản đã phát hành (có số và chữ ký số của cơ quan); "
-            f"trạng thái hiện tại: {document.state.value}"
-        )
-    recipients = resolve_recipients(session, agencies, groups)
-    if not recipients:
-        raise ValidationError("cần chọn ít nhất một nơi nhận", errors={"agencies": "trống"})
-    if any(agency.id == document.agency_id for agency in recipients):
-        raise ValidationError(
-            "không gửi văn bản cho chính cơ quan mình", errors={"agencies": "trùng cơ quan gửi"}
-        )
-    already = {delivery.recipient_id for delivery in document.deliveries}
-    now = runtime.now()
-    added: list[Agency] = []
-    for agency in recipients:
-        if agency.id in already:
-            continue
-        delivery = Delivery(
-            public_id=str(uuid.uuid4()),
-            document=document,
-            recipient_id=agency.id,
-            status=DeliveryStatus.PENDING,
-            created_at=now,
-        )
-        session.add(delivery)
-        session.flush()
-        session.add(DeliveryEvent(delivery_id=delivery.id, status=DeliveryStatus.PENDING, at=now))
-        enqueue(
-            session,
-            VERIFY_DELIVERY,
-            {"delivery_id": delivery.id},
-            max_attempts=runtime.settings.job_max_attempts,
-            now=now,
-        )
-        added.append(agency)
-    if added:
-        document.state = DocumentState.SENT
-        document.sent_at = document.sent_at or now
-        audit.record(
-            session,
-            "document.send",
-            actor=actor,
-            document_id=document.public_id,
-            details={"to": [agency.code for agency in added]},
-        )
-    session.commit()
-    return document
-
-
-def recall(
-    session: Session, runtime: Runtime, actor: Actor, public_id: str, *, reason: str
-) -> Document:
-    """Ask every recipient to give the document back (13); each answers 15 or 16."""
-    actor.require(Role.CLERK)
-    if not reason.strip():
-        raise ValidationError("thu hồi văn bản phải có lý do", errors={"reason": "cần ghi lý do"})
-    document = own_document(session, actor, public_id, lock=True)
-    if document.state is not DocumentState.SENT:
-        raise ConflictError(f"chỉ thu hồi được văn bản đã gửi (trạng thái: {document.state.value})")
-    from exchange.statuses import RECALLABLE
-
-    now = runtime.now()
-    asked = []
-    for delivery in document.deliveries:
-        if delivery.status in RECALLABLE:
-            delivery.status = DeliveryStatus.RECALL_REQUESTED
-            delivery.reason = reason.strip()
-            session.add(
-                DeliveryEvent(
-                    delivery_id=delivery.id,
-                    status=DeliveryStatus.RECALL_REQUESTED,
-                    reason=reason.strip(),
-                    actor_id=actor.user_id,
-                    at=now,
-                )
-            )
-            asked.append(delivery.recipient.code)
-    document.state = DocumentState.RECALLED
-    document.recall_reason = reason.strip()
-    audit.record(
-        session,
-        "document.recall",
-        actor=actor,
-        document_id=document.public_id,
-        details={"reason": reason.strip(), "asked": asked},
     )
     session.commit()
     return document

@@ -28,12 +28,29 @@ from exchange.models import Job, JobState
 
 log = logging.getLogger("congvan.jobs")
 
-Handler = Callable[[Session, dict[str, Any]], None]
+JobFunction = Callable[[Session, dict[str, Any]], None]
 """Does a job's work in the Session it is given, which is already in a transaction.
 
 A handler must not commit or roll back: the worker commits its effects together with the job's
 completion, or rolls them back when it raises. Raise to ask for a retry with backoff.
 """
+
+
+@dataclass(frozen=True)
+class PreparedHandler:
+    """A handler whose slow part runs before the job's transaction, holding no lock.
+
+    `prepare(session_factory, payload)` may read in short sessions of its own and then do slow,
+    side-effect-free work (verifying a PDF); `apply(session, payload, prepared)` then runs in the
+    job's transaction like any handler. On SQLite, whose writers are serialised, this keeps the
+    service answering while the worker verifies.
+    """
+
+    prepare: Callable[[sessionmaker[Session], dict[str, Any]], Any]
+    apply: Callable[[Session, dict[str, Any], Any], None]
+
+
+Handler = JobFunction | PreparedHandler
 
 MAX_ERROR_LENGTH = 2000
 MAX_BACKOFF_SECONDS = 3600.0
@@ -268,6 +285,9 @@ class Worker:
 
     def _run(self, claim: Claim, handler: Handler) -> None:
         """Run the handler and mark the job done in one transaction, committed once."""
+        prepared: Any = None
+        if isinstance(handler, PreparedHandler):
+            prepared = handler.prepare(self.session_factory, dict(claim.payload))
         with self.session_factory() as session:
             event.listen(session, "before_commit", _refuse_commit)
             try:
@@ -280,7 +300,10 @@ class Worker:
                 transaction = session.get_transaction()
                 session.info[_HANDLER_RUNNING] = True
                 try:
-                    handler(session, dict(claim.payload))
+                    if isinstance(handler, PreparedHandler):
+                        handler.apply(session, dict(claim.payload), prepared)
+                    else:
+                        handler(session, dict(claim.payload))
                 finally:
                     session.info[_HANDLER_RUNNING] = False
                 if session.get_transaction() is not transaction:

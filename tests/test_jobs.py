@@ -17,6 +17,7 @@ from exchange.jobs import (
     ABANDONED_ERROR,
     MAX_ERROR_LENGTH,
     Handler,
+    PreparedHandler,
     Worker,
     enqueue,
     failed_jobs,
@@ -356,3 +357,42 @@ def test_a_stopping_worker_finishes_its_job(session_factory: Any) -> None:
     assert not thread.is_alive()
     assert load_job(session_factory, job_id).state == JobState.DONE
     assert agency_codes(session_factory) == ["H.01"]
+
+
+def test_a_prepared_handler_does_its_slow_part_holding_no_lock(session_factory: Any) -> None:
+    """While `prepare` runs, another writer commits at once (SQLite serialises writers)."""
+    clock = Clock()
+
+    def prepare(sessions: Any, payload: dict[str, Any]) -> str:
+        # A web request writing meanwhile: it would wait on a lock held by the worker.
+        with sessions() as other:
+            other.add(Agency(code="WEB.REQUEST", name="Ghi song song"))
+            other.commit()
+        return str(payload["code"]).lower()
+
+    def apply(session: Session, payload: dict[str, Any], prepared: str) -> None:
+        add_agency(session, {"code": f"{payload['code']}.{prepared.upper()}"})
+
+    handler = PreparedHandler(prepare=prepare, apply=apply)
+    job_id = put_job(session_factory, "two-step", {"code": "P"}, now=clock())
+    worker = make_worker(session_factory, {"two-step": handler}, clock)
+    started = time.monotonic()
+    assert worker.run_once()
+    assert time.monotonic() - started < 10  # not a busy-timeout wait
+    assert agency_codes(session_factory) == ["P.P", "WEB.REQUEST"]
+    assert load_job(session_factory, job_id).state == JobState.DONE
+
+
+def test_a_failing_prepare_is_retried_like_any_handler(session_factory: Any) -> None:
+    clock = Clock()
+
+    def prepare(sessions: Any, payload: dict[str, Any]) -> None:
+        raise RuntimeError("dịch vụ OCSP không trả lời")
+
+    handler = PreparedHandler(prepare=prepare, apply=lambda session, payload, prepared: None)
+    job_id = put_job(session_factory, "two-step", {}, now=clock())
+    assert make_worker(session_factory, {"two-step": handler}, clock).run_once()
+    job = load_job(session_factory, job_id)
+    assert job.state == JobState.QUEUED and job.attempts == 1
+    assert job.last_error == "RuntimeError: dịch vụ OCSP không trả lời"
+    assert job.run_after == T0 + timedelta(seconds=10)

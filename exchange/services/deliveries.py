@@ -6,11 +6,12 @@ which the sender can download and verify on its own (`congvan receipt verify`).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from cryptography import x509 as pyca_x509
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from exchange import audit
 from exchange.actors import SYSTEM, Actor
@@ -82,31 +83,64 @@ def sender_problem(session: Session, sender: Agency, report: VerificationReport)
     )
 
 
-def verify_delivery(session: Session, runtime: Runtime, payload: dict[str, Any]) -> None:
-    """Worker job: verify a delivered document with the receiving side's trust; 01 or 02."""
+@dataclass(frozen=True)
+class Judgement:
+    """The verifier's word on a delivered file, reached before the delivery is locked."""
+
+    file_sha256: str
+    report: VerificationReport | None
+    unreadable: str | None = None
+
+
+def judge_delivery(
+    session_factory: sessionmaker[Session], runtime: Runtime, payload: dict[str, Any]
+) -> Judgement | None:
+    """Worker job, slow part: verify the delivered file with the receiving side's trust.
+
+    It reads in a short session of its own and verifies with no transaction open, so nothing is
+    locked meanwhile (SQLite serialises writers: the service keeps answering).
+    """
+    with session_factory() as session:
+        delivery = session.get(Delivery, int(payload["delivery_id"]))
+        if delivery is None or delivery.status is not DeliveryStatus.PENDING:
+            return None
+        file_sha256 = delivery.document.current_file
+    settings = runtime.settings
+    try:
+        report = verify_pdf(
+            runtime.store.local_path(file_sha256),
+            trust=runtime.trust,
+            offline=settings.verify_offline,
+            timeout=settings.verify_timeout,
+        )
+    except UnreadablePdfError as error:
+        return Judgement(file_sha256, None, str(error))
+    return Judgement(file_sha256, report)
+
+
+def record_judgement(
+    session: Session, runtime: Runtime, payload: dict[str, Any], judgement: Judgement | None
+) -> None:
+    """Worker job, in its transaction: the delivery arrives (01) or is refused (02), once."""
     delivery = session.scalars(
         select(Delivery).where(Delivery.id == int(payload["delivery_id"])).with_for_update()
     ).one_or_none()
     if delivery is None or delivery.status is not DeliveryStatus.PENDING:
         return  # judged already, or recalled before it was judged: nothing to redo
     document = delivery.document
-    settings = runtime.settings
-    try:
-        report = verify_pdf(
-            runtime.store.local_path(document.current_file),
-            trust=runtime.trust,
-            offline=settings.verify_offline,
-            timeout=settings.verify_timeout,
-        )
+    if judgement is None or judgement.file_sha256 != document.current_file:
+        raise RuntimeError("văn bản thay đổi trong lúc kiểm tra; sẽ kiểm tra lại")
+    if judgement.report is None:
+        verdict, reason = "failed", judgement.unreadable or "không đọc được tệp"
+        body: dict[str, Any] = {"verdict": verdict, "reason": reason, "signatures": []}
+    else:
+        report = judgement.report
         verdict, reason, body = report.verdict, summarize(report), report.to_dict()
         if verdict == "passed":
             problem = sender_problem(session, document.agency, report)
             if problem is not None:
                 verdict, reason = "failed", problem
                 body = {**body, "verdict": verdict, "reason": reason}
-    except UnreadablePdfError as error:
-        verdict, reason = "failed", str(error)
-        body = {"verdict": verdict, "reason": reason, "signatures": []}
     now = runtime.now()
     session.add(
         VerificationRecord(

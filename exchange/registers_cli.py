@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -11,7 +10,7 @@ import click
 from exchange.cli_errors import fail, friendly_errors
 from exchange.errors import ExchangeError
 from exchange.models import RegisterKind
-from signer.files import temp_beside
+from signer.files import write_atomically
 
 
 @click.group("registers")
@@ -70,7 +69,7 @@ def export_command(
     if output is None:
         click.echo(data, nl=False)
         return
-    _write_atomically(output, data)
+    write_atomically(output, data)
     click.echo(f"đã ghi {output}", err=True)
 
 
@@ -94,18 +93,3 @@ def _export(agency_code: str, kind: RegisterKind, year: int, output_format: str)
             return export_register(session, agency_code, kind, year, output_format)
     finally:
         engine.dispose()
-
-
-def _write_atomically(target: Path, data: bytes) -> None:
-    """Write beside `target` and rename, so a crash never leaves half a register."""
-    descriptor, temp_name = temp_beside(target)
-    try:
-        with os.fdopen(descriptor, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(temp_name, 0o644)
-        os.replace(temp_name, target)
-    except BaseException:
-        Path(temp_name).unlink(missing_ok=True)
-        raise

@@ -11,7 +11,6 @@ import base64
 import hashlib
 import hmac
 import json
-import os
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -30,7 +29,7 @@ from pyhanko.sign.general import as_signing_certificate_v2
 from signer.credentials import MIN_EC_BITS, MIN_RSA_BITS, PSS_SALT_LENGTH
 from signer.credentials import _pss_mechanism as pss_mechanism
 from signer.errors import SigningError
-from signer.files import temp_beside
+from signer.files import write_atomically
 from signer.signing import CHUNK_SIZE
 
 STATE_VERSION = 1
@@ -95,19 +94,6 @@ def seal_state(body: dict[str, Any], secret: bytes | None) -> str:
     return "hmac-sha256:" + hmac.new(secret, canonical, hashlib.sha256).hexdigest()
 
 
-def write_atomically(target: Path, data: bytes) -> None:
-    descriptor, temp_name = temp_beside(target)
-    try:
-        with os.fdopen(descriptor, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temp_name, target)
-    except BaseException:
-        Path(temp_name).unlink(missing_ok=True)
-        raise
-
-
 def ranges_digest(work: IO[bytes], start: int, end: int) -> tuple[bytes, str]:
     """The /ByteRange digest and the whole-file SHA-256 of a prepared PDF, in one pass."""
     ranges, whole = hashlib.sha256(), hashlib.sha256()
@@ -128,7 +114,8 @@ def write_state(path: Path, fields: dict[str, Any], secret: bytes | None) -> Non
     """Write a state file with its version and seal, atomically."""
     state = {"version": STATE_VERSION, **fields}
     state["seal"] = seal_state(state, secret)
-    write_atomically(path, json.dumps(state, indent=1).encode())
+    # The state names the signer and the document: readable by the service account only.
+    write_atomically(path, json.dumps(state, indent=1).encode(), mode=0o600)
 
 
 @dataclass(frozen=True)

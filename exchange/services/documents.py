@@ -44,7 +44,7 @@ from exchange.services.credentials import agency_credential, official_credential
 from exchange.services.registers import DatabaseNumberSource
 from signer.appearance import Appearance, load_image
 from signer.issuing import issue_document, prepare_draft, vietnam_date
-from signer.signing import SignOptions, sign_pdf
+from signer.signing import SignOptions, SignResult, sign_pdf
 
 CLASSIFIED = frozenset({"mật", "tối mật", "tuyệt mật"})
 UNCLASSIFIED = frozenset({"", "thường", "không mật"})
@@ -304,6 +304,33 @@ def sign_document(
         with signer_errors():
             result = sign_pdf(source, output, credential, options)
         sha256 = _signed_file(session, runtime, document, output)
+    record_official_signature(
+        session,
+        runtime,
+        actor,
+        document,
+        user,
+        result,
+        sha256,
+        signer_name=credential.common_name or user.full_name,
+    )
+    session.commit()
+    return document
+
+
+def record_official_signature(
+    session: Session,
+    runtime: Runtime,
+    actor: Actor,
+    document: Document,
+    user: User,
+    result: SignResult,
+    sha256: str,
+    *,
+    signer_name: str,
+    token: bool = False,
+) -> None:
+    """The draft now carries the official's signature: its record, the new state, the audit."""
     session.add(
         Signature(
             document_id=document.id,
@@ -311,7 +338,7 @@ def sign_document(
             user_id=user.id,
             field_name=result.field_name,
             level=result.level,
-            signer_name=credential.common_name or user.full_name,
+            signer_name=signer_name,
             file_sha256=sha256,
             signed_at=runtime.now(),
         )
@@ -324,10 +351,8 @@ def sign_document(
         "document.sign",
         actor=actor,
         document_id=document.public_id,
-        details={"file": sha256, "signer": credential.common_name},
+        details={"file": sha256, "signer": signer_name, "token": token},
     )
-    session.commit()
-    return document
 
 
 def issue(session: Session, runtime: Runtime, actor: Actor, public_id: str) -> Document:

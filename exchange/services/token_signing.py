@@ -20,10 +20,15 @@ from sqlalchemy.orm import Session
 from exchange import audit
 from exchange.actors import Actor
 from exchange.errors import ConflictError, ValidationError
-from exchange.models import DocumentState, Role, Signature, User
+from exchange.models import DocumentState, Role, User
 from exchange.runtime import Runtime
 from exchange.services.credentials import signer_errors
-from exchange.services.documents import OFFICIAL_FIELD, own_document, remember_file
+from exchange.services.documents import (
+    OFFICIAL_FIELD,
+    own_document,
+    record_official_signature,
+    remember_file,
+)
 from signer.appearance import Appearance, load_image
 from signer.remote import finish_remote_signature, prepare_remote_signature
 from signer.signing import SignOptions
@@ -145,27 +150,16 @@ def finish_token_signature(
     document.current_file = sha256
     user = session.get(User, actor.user_id)
     assert user is not None
-    session.add(
-        Signature(
-            document_id=document.id,
-            kind="official",
-            user_id=user.id,
-            field_name=result.field_name,
-            level=result.level,
-            signer_name=user.full_name,
-            file_sha256=sha256,
-            signed_at=runtime.now(),
-        )
-    )
-    document.state = DocumentState.SIGNED
-    document.signer_name = document.signer_name or user.full_name
-    document.signer_title = document.signer_title or user.title
-    audit.record(
+    record_official_signature(
         session,
-        "document.sign",
-        actor=actor,
-        document_id=document.public_id,
-        details={"file": sha256, "token": True},
+        runtime,
+        actor,
+        document,
+        user,
+        result,
+        sha256,
+        signer_name=user.full_name,
+        token=True,
     )
     session.commit()
     prepared_pdf.unlink(missing_ok=True)

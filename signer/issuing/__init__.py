@@ -18,11 +18,10 @@ import io
 import json
 import os
 import threading
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import BinaryIO, Protocol
+from typing import Protocol
 
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from pyhanko.pdf_utils.misc import PdfError
@@ -30,7 +29,7 @@ from pyhanko.pdf_utils.misc import PdfError
 from signer.credentials import Credential
 from signer.errors import IssueError, UnreadablePdfError
 from signer.fields import NUMBER_FIELD
-from signer.files import temp_beside
+from signer.files import write_atomically
 from signer.issuing.blanks import IssueBlanks, find_issue_blanks
 from signer.issuing.form import add_issue_fields, existing_fields, fill_issue_fields, vietnam_date
 from signer.signing import SignOptions, SignResult, sign_pdf
@@ -97,22 +96,8 @@ class FileCounter:
             number = int(counts.get(key, 0)) + 1
             counts[key] = number
             text = json.dumps(counts, ensure_ascii=False, indent=1, sort_keys=True)
-            _write_atomically(self.path, lambda handle: handle.write(text.encode("utf-8")))
+            write_atomically(self.path, lambda handle: handle.write(text.encode("utf-8")))
             return number
-
-
-def _write_atomically(target: Path, write: Callable[[BinaryIO], object]) -> None:
-    descriptor, temp_name = temp_beside(target)
-    try:
-        with os.fdopen(descriptor, "wb") as handle:
-            write(handle)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(temp_name, 0o644)
-        os.replace(temp_name, target)
-    except BaseException:
-        Path(temp_name).unlink(missing_ok=True)
-        raise
 
 
 def prepare_draft(
@@ -133,7 +118,7 @@ def prepare_draft(
         add_issue_fields(writer, blanks)
     except (PdfError, ValueError, KeyError, TypeError, IndexError) as error:
         raise UnreadablePdfError(f"không đọc được tệp PDF: {error}") from None
-    _write_atomically(Path(output), writer.write)
+    write_atomically(Path(output), writer.write)
     return blanks
 
 

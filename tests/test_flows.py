@@ -465,3 +465,31 @@ def test_replies_and_replacements_link_to_their_documents(world: World, sample_p
                     "Công văn", "Thay thế", supersedes=original.public_id, business_type=3
                 ),
             )
+
+
+def test_a_draft_without_blanks_for_number_and_date_is_refused(
+    world: World, tmp_path: Path
+) -> None:
+    from pyhanko.pdf_utils import generic
+    from pyhanko.pdf_utils.writer import PdfFileWriter
+
+    blank = tmp_path / "trang-trang.pdf"
+    writer = PdfFileWriter()
+    size = [generic.NumberObject(value) for value in (0, 0, 595, 842)]
+    writer.insert_page(
+        generic.DictionaryObject(
+            {
+                generic.NameObject("/Type"): generic.NameObject("/Page"),
+                generic.NameObject("/MediaBox"): generic.ArrayObject(size),
+            }
+        )
+    )
+    with blank.open("wb") as out:
+        writer.write(out)
+    with world.session_factory() as session, blank.open("rb") as upload:
+        with pytest.raises(ValidationError) as caught:
+            documents.create_document(
+                session, world.runtime, world.actor("tpd.vanthu"), upload, LETTER
+            )
+        assert "file" in caught.value.errors
+        assert "Số:" in caught.value.detail

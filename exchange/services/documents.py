@@ -212,8 +212,15 @@ def create_document(
     current_sha = original_sha
     if not issued_elsewhere:
         with _scratch(runtime) as prepared:
-            with signer_errors():
-                prepare_draft(original, prepared)
+            try:
+                with signer_errors():
+                    prepare_draft(original, prepared)
+            except ConflictError as error:
+                # No blanks for the number and date: not a draft in the official layout.
+                raise ValidationError(
+                    f"{error.detail}; hãy dùng dự thảo theo thể thức Nghị định 30/2020",
+                    errors={"file": "thiếu chỗ trống cho số và ngày ban hành"},
+                ) from None
             current_sha, prepared_size = runtime.store.put_file(prepared)
         remember_file(session, current_sha, prepared_size)
     document = Document(

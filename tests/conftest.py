@@ -319,3 +319,17 @@ def auth_headers(session: Any) -> Any:
         return headers
 
     return make
+
+
+# --- A real PKCS#11 module: SoftHSM2 tokens with development keys (tests/softhsm.py). ---
+
+
+@pytest.fixture(scope="session")
+def softhsm(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The SoftHSM2 module path, its tokens holding the RSA and ECDSA dev keys and certificates.
+
+    One per run: python-pkcs11 loads the module once per process, reading its configuration then.
+    """
+    from tests.softhsm import softhsm_tokens
+
+    yield from softhsm_tokens(tmp_path_factory.mktemp("softhsm"))

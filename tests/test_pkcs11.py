@@ -6,12 +6,11 @@ import io
 import os
 import pty
 import select
-import shutil
 import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -22,86 +21,19 @@ from pyhanko.sign.validation import validate_pdf_signature
 from pyhanko_certvalidator import ValidationContext
 
 from signer.credentials import Credential, load_credential
-from signer.devpki import dev_ca_path, dev_cert_path, dev_key_path, dev_root_path
+from signer.devpki import dev_key_path, dev_root_path
 from signer.errors import CredentialError, WrongPinError
 from signer.signing import sign_pdf
-
-SOFTHSM_MODULE = "/usr/lib/softhsm/libsofthsm2.so"
-RSA_LABEL = "agency-tpd"  # RSA-2048: signs with RSASSA-PSS
-EC_LABEL = "official-tpd-phochutich"  # ECDSA P-256
-# FRESH_TOKEN is logged in by no test but the wrong-PIN one: it sees the token's own refusal.
-TOKEN, FRESH_TOKEN, USER_PIN = "congvan-test", "congvan-fresh", "246810"
-OTHER_TOKEN = "congvan-other"  # a second token in the same module, for concurrency across tokens
-TOKENS = (TOKEN, FRESH_TOKEN, OTHER_TOKEN)
-SO_AND_USER_PIN = ("--pin", USER_PIN, "--so-pin", "13579111")
-ROOT = Path(__file__).resolve().parent.parent
-
-
-def _uri(label: str, token: str = TOKEN) -> str:
-    return f"pkcs11:token={token};object={label}"
-
-
-def _import_certificates(token_label: str) -> None:
-    import pkcs11
-    from pkcs11 import Attribute, CertificateType, ObjectClass
-
-    token = pkcs11.lib(SOFTHSM_MODULE).get_token(token_label=token_label)
-    labels = [(RSA_LABEL, b"\x01"), (EC_LABEL, b"\x02"), ("vn-dev-ca", b"\x10")]
-    with token.open(rw=True, user_pin=USER_PIN) as session:
-        for label, object_id in labels:
-            path = dev_ca_path() if label == "vn-dev-ca" else dev_cert_path(label)
-            der = pem.unarmor(path.read_bytes())[2]
-            session.create_object(
-                {
-                    Attribute.CLASS: ObjectClass.CERTIFICATE,
-                    Attribute.CERTIFICATE_TYPE: CertificateType.X_509,
-                    Attribute.TOKEN: True,
-                    Attribute.LABEL: label,
-                    Attribute.ID: object_id,
-                    Attribute.VALUE: der,
-                    Attribute.SUBJECT: x509.Certificate.load(der).subject.dump(),
-                }
-            )
-
-
-@pytest.fixture(scope="session")
-def softhsm(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """Two SoftHSM2 tokens holding the RSA and ECDSA dev keys with their certificates.
-
-    Fails (never skips) without softhsm2 or python-pkcs11: PKCS#11 support must be tested.
-    """
-    assert shutil.which("softhsm2-util"), "softhsm2 is missing: apt-get install softhsm2"
-    assert Path(SOFTHSM_MODULE).exists(), f"{SOFTHSM_MODULE} is missing: apt-get install softhsm2"
-    import pkcs11  # noqa: F401  (python-pkcs11 comes with pyhanko[pkcs11]; fail loudly if absent)
-
-    directory = tmp_path_factory.mktemp("softhsm")
-    (directory / "tokens").mkdir()
-    config = directory / "softhsm2.conf"
-    config.write_text(f"directories.tokendir = {directory / 'tokens'}\nlog.level = ERROR\n")
-    previous = os.environ.get("SOFTHSM2_CONF")
-    os.environ["SOFTHSM2_CONF"] = str(config)
-    for token in TOKENS:
-        subprocess.run(
-            [*("softhsm2-util", "--init-token", "--free", "--label", token), *SO_AND_USER_PIN],
-            check=True,
-            capture_output=True,
-        )
-        for label, object_id in ((RSA_LABEL, "01"), (EC_LABEL, "02")):
-            subprocess.run(
-                [
-                    *("softhsm2-util", "--import", str(dev_key_path(label)), "--token", token),
-                    *("--label", label, "--id", object_id, "--pin", USER_PIN),
-                ],
-                check=True,
-                capture_output=True,
-            )
-    for token in TOKENS:
-        _import_certificates(token)
-    yield SOFTHSM_MODULE
-    if previous is None:
-        os.environ.pop("SOFTHSM2_CONF", None)
-    else:
-        os.environ["SOFTHSM2_CONF"] = previous
+from tests.softhsm import (
+    EC_LABEL,
+    FRESH_TOKEN,
+    OTHER_TOKEN,
+    ROOT,
+    RSA_LABEL,
+    TOKEN,
+    USER_PIN,
+    token_uri,
+)
 
 
 @pytest.fixture(scope="session")
@@ -134,7 +66,7 @@ def test_pkcs11_credential_signs_and_verifies(
     assert_signed_by: Callable[[bytes, Credential], None],
     label: str,
 ) -> None:
-    credential = load_credential(_uri(label), USER_PIN, pkcs11_module=softhsm)
+    credential = load_credential(token_uri(label), USER_PIN, pkcs11_module=softhsm)
     assert credential.organization_identifier == "DEV.TPD.000"
     assert credential.chain[0].subject == credential.certificate.issuer
     out = tmp_path / "signed.pdf"
@@ -177,7 +109,7 @@ def test_eight_threads_share_one_credential(
     assert_signed_by: Callable[[bytes, Credential], None],
     label: str,
 ) -> None:
-    credential = load_credential(_uri(label), USER_PIN, pkcs11_module=softhsm)
+    credential = load_credential(token_uri(label), USER_PIN, pkcs11_module=softhsm)
     results = _sign_concurrently(sample_pdf.read_bytes(), [credential], threads=8, per_thread=4)
     assert len(results) == 32
     for data, used in results:
@@ -190,7 +122,7 @@ def test_two_credentials_on_one_token_sign_concurrently(
     # Loaded at the same time too: the token is logged in to once, not twice.
     with ThreadPoolExecutor(2) as pool:
         loaded = pool.map(
-            lambda label: load_credential(_uri(label), USER_PIN, pkcs11_module=softhsm),
+            lambda label: load_credential(token_uri(label), USER_PIN, pkcs11_module=softhsm),
             [RSA_LABEL, EC_LABEL],
         )
         rsa, ec = list(loaded)
@@ -207,7 +139,7 @@ def test_two_tokens_of_one_module_sign_concurrently(
 ) -> None:
     """Guards the module lock: SoftHSM2, initialised without locking, fails calls that overlap."""
     credentials = [
-        load_credential(_uri(label, token), USER_PIN, pkcs11_module=softhsm)
+        load_credential(token_uri(label, token), USER_PIN, pkcs11_module=softhsm)
         for token in (TOKEN, OTHER_TOKEN)
         for label in (RSA_LABEL, EC_LABEL)
     ]
@@ -237,7 +169,7 @@ def test_two_tokens_of_one_module_sign_concurrently(
 
 
 def test_pkcs11_wrong_pin_is_a_clear_error(softhsm: str) -> None:
-    uri = _uri(RSA_LABEL, FRESH_TOKEN)
+    uri = token_uri(RSA_LABEL, FRESH_TOKEN)
     with pytest.raises(WrongPinError, match="mã PIN không mở được"):
         load_credential(uri, "000000", pkcs11_module=softhsm)  # refused by the token itself
     load_credential(uri, USER_PIN, pkcs11_module=softhsm)
@@ -250,8 +182,8 @@ def test_pkcs11_wrong_pin_is_a_clear_error(softhsm: str) -> None:
 @pytest.mark.parametrize(
     ("uri", "message"),
     [
-        (_uri(RSA_LABEL, "no-such-token"), "không tìm thấy thiết bị PKCS#11.*congvan-test"),
-        (_uri("no-such-key"), "không tìm thấy khóa bí mật 'no-such-key'"),
+        (token_uri(RSA_LABEL, "no-such-token"), "không tìm thấy thiết bị PKCS#11.*congvan-test"),
+        (token_uri("no-such-key"), "không tìm thấy khóa bí mật 'no-such-key'"),
         (f"pkcs11:token={TOKEN};id=%7f", "không tìm thấy khóa bí mật '7f'"),
         (f"pkcs11:token={TOKEN}", "không chỉ rõ khóa"),
         (f"pkcs11:token={TOKEN};object", "sai dạng"),
@@ -274,7 +206,7 @@ def test_pkcs11_key_without_certificate(softhsm: str) -> None:
         capture_output=True,
     )
     with pytest.raises(CredentialError, match="không tìm thấy chứng thư số"):
-        load_credential(_uri("agency-vp"), USER_PIN, pkcs11_module=softhsm)
+        load_credential(token_uri("agency-vp"), USER_PIN, pkcs11_module=softhsm)
 
 
 def test_pkcs11_missing_or_unloadable_module(tmp_path: Path) -> None:
@@ -282,7 +214,7 @@ def test_pkcs11_missing_or_unloadable_module(tmp_path: Path) -> None:
     not_a_library.write_text("not a shared object")
     for module in (tmp_path / "missing.so", not_a_library):
         with pytest.raises(CredentialError, match=f"không nạp được thư viện PKCS#11 {module}"):
-            load_credential(_uri(RSA_LABEL), USER_PIN, pkcs11_module=module)
+            load_credential(token_uri(RSA_LABEL), USER_PIN, pkcs11_module=module)
 
 
 def _cli(*args: str) -> list[str]:
@@ -296,13 +228,13 @@ def test_cli_signs_with_a_pkcs11_uri_and_pin_env(
     assert_signed_by: Callable[[bytes, Credential], None],
 ) -> None:
     out = tmp_path / "signed.pdf"
-    arguments = [str(sample_pdf), "-o", str(out), "--credential", _uri(EC_LABEL)]
+    arguments = [str(sample_pdf), "-o", str(out), "--credential", token_uri(EC_LABEL)]
     arguments += ["--pkcs11-module", softhsm, "--pin-env", "TOKEN_PIN", "--level", "b-b"]
     env = {**os.environ, "TOKEN_PIN": USER_PIN}  # SOFTHSM2_CONF comes from the fixture
     run = subprocess.run(_cli(*arguments), capture_output=True, text=True, env=env, cwd=ROOT)
     assert run.returncode == 0, run.stderr
     assert "Đã ký" in run.stdout
-    credential = load_credential(_uri(EC_LABEL), USER_PIN, pkcs11_module=softhsm)
+    credential = load_credential(token_uri(EC_LABEL), USER_PIN, pkcs11_module=softhsm)
     assert_signed_by(out.read_bytes(), credential)
 
     env["TOKEN_PIN"] = "000000"
@@ -335,7 +267,7 @@ def test_cli_prompts_for_the_pin_on_a_terminal(
     assert_signed_by: Callable[[bytes, Credential], None],
 ) -> None:
     out = tmp_path / "signed.pdf"
-    arguments = [str(sample_pdf), "-o", str(out), "--credential", _uri(RSA_LABEL)]
+    arguments = [str(sample_pdf), "-o", str(out), "--credential", token_uri(RSA_LABEL)]
     arguments += ["--pkcs11-module", softhsm, "--level", "b-b"]
     controller, terminal = pty.openpty()
     # A new session has no controlling terminal, so the prompt reads the pseudo-terminal on stdin.
@@ -359,5 +291,5 @@ def test_cli_prompts_for_the_pin_on_a_terminal(
             child.kill()
         os.close(controller)
     assert USER_PIN.encode() not in seen  # typed without echo
-    credential = load_credential(_uri(RSA_LABEL), USER_PIN, pkcs11_module=softhsm)
+    credential = load_credential(token_uri(RSA_LABEL), USER_PIN, pkcs11_module=softhsm)
     assert_signed_by(out.read_bytes(), credential)

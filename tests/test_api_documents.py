@@ -175,3 +175,32 @@ def test_token_signing_then_issue_send_and_registers(
     assert csv.status_code == 200 and "01/UBND-VP" in csv.get_data(as_text=True)
     html = client.get("/api/v1/registers/outgoing", headers=clerk)
     assert "SỔ ĐĂNG KÝ VĂN BẢN ĐI" in html.get_data(as_text=True)
+
+
+def test_anyone_can_verify_a_pdf_without_an_account(
+    client: Any, headers: Any, sample_pdf: Path, world: World
+) -> None:
+    from tests.attacks import replace_page_content
+
+    clerk, chief = headers("tpd.vanthu"), headers("tpd.chutich")
+    document_id = _upload(client, clerk, sample_pdf.read_bytes()).get_json()["id"]
+    client.post(f"/api/v1/documents/{document_id}/sign", json={"pin": PIN}, headers=chief)
+    client.post(f"/api/v1/documents/{document_id}/issue", headers=clerk)
+    issued = client.get(f"/api/v1/documents/{document_id}/file", headers=clerk).data
+
+    def verify(pdf: bytes) -> Any:
+        return client.post(
+            "/api/v1/verify",
+            data={"file": (io.BytesIO(pdf), "van-ban.pdf")},
+            content_type="multipart/form-data",
+        )
+
+    reply = verify(issued)
+    assert reply.status_code == 200, reply.get_data(as_text=True)
+    body = reply.get_json()
+    assert body["verdict"] == "passed" and len(body["signatures"]) == 2
+    assert "HỢP LỆ" in body["text"]
+    forged = verify(replace_page_content(issued)).get_json()
+    assert forged["verdict"] == "failed" and forged["modified_after_signing"]
+    assert "thay đổi sau khi ký" in forged["summary"]
+    _problem(verify(b"not a pdf at all"), 415)

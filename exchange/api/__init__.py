@@ -22,7 +22,7 @@ from exchange.services.users import actor_for_user, user_for_token
 
 API_PREFIX = "/api/v1"
 AGENCY_HEADER = "X-Congvan-Agency"
-PUBLIC_ENDPOINTS = frozenset({"api.auth.create_token"})
+PUBLIC_ENDPOINTS = frozenset({"api.auth.create_token", "api.verify.verify_upload"})
 
 _TYPE_NAMES: dict[type, str] = {
     str: "chuỗi",
@@ -160,9 +160,10 @@ def create_api_blueprint() -> Blueprint:
     from exchange.api.auth import auth
     from exchange.api.directory import directory
     from exchange.api.documents import documents_api
+    from exchange.api.verify import verify_api
 
     api = Blueprint("api", __name__, url_prefix=API_PREFIX)
     api.before_request(_authenticate)
-    for child in (auth, directory, documents_api):
+    for child in (auth, directory, documents_api, verify_api):
         api.register_blueprint(child)
     return api

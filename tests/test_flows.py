@@ -493,3 +493,14 @@ def test_a_draft_without_blanks_for_number_and_date_is_refused(
             )
         assert "file" in caught.value.errors
         assert "Số:" in caught.value.detail
+
+
+def test_overlong_metadata_is_a_field_error(world: World, sample_pdf: Path) -> None:
+    data = documents.DraftInput("C" * 65, "Trích yếu", signer_title="T" * 256)
+    with (
+        world.session_factory() as session,
+        sample_pdf.open("rb") as upload,
+        pytest.raises(ValidationError) as caught,
+    ):
+        documents.create_document(session, world.runtime, world.actor("tpd.vanthu"), upload, data)
+    assert set(caught.value.errors) == {"document_type", "signer_title"}

@@ -1,4 +1,6 @@
-"""An agency's outgoing documents: draft, the official's signature, issue, send, recall.
+"""An agency's outgoing documents: the draft, the official's signature, the clerk's issue.
+
+Sending and recalling are in exchange/services/sending.py.
 
 Each use case takes the Session first, checks who acts, changes the rows, records the audit event
 and commits once. Files are written to the store before the commit that refers to them.
@@ -49,6 +51,17 @@ from signer.signing import SignOptions, SignResult, sign_pdf
 CLASSIFIED = frozenset({"mật", "tối mật", "tuyệt mật"})
 UNCLASSIFIED = frozenset({"", "thường", "không mật"})
 OFFICIAL_FIELD = "ChuKyLanhDao"
+# The columns' sizes (exchange/models.py): longer text is a field error, never a database error.
+LENGTH_LIMITS = {
+    "document_type": 64,
+    "notation": 64,
+    "subject": 4000,
+    "signer_name": 255,
+    "signer_title": 255,
+    "recipients_text": 4000,
+    "reply_to": 36,
+    "supersedes": 36,
+}
 AGENCY_FIELD = "ChuKyCoQuan"
 
 
@@ -78,8 +91,9 @@ def check_draft_input(data: DraftInput) -> None:
         errors["document_type"] = "cần ghi loại văn bản"
     if not data.subject.strip():
         errors["subject"] = "cần ghi trích yếu"
-    if len(data.notation) > 64:
-        errors["notation"] = "ký hiệu dài quá 64 ký tự"
+    for name, limit in LENGTH_LIMITS.items():
+        if len(getattr(data, name) or "") > limit:
+            errors[name] = f"dài quá {limit} ký tự"
     if not 0 <= data.urgency <= 4:
         errors["urgency"] = "độ khẩn là 0 (thường) đến 4 (hỏa tốc hẹn giờ)"
     if not 0 <= data.steering_type <= 2:

@@ -90,3 +90,14 @@ def is_postgresql(session_or_engine: Session | Engine) -> bool:
         else session_or_engine
     )
     return bind.dialect.name == "postgresql"
+
+
+def dialect_insert(session: Session) -> Any:
+    """The database's own INSERT, which has ON CONFLICT DO NOTHING (PostgreSQL and SQLite)."""
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    name = session.get_bind().dialect.name
+    inserts = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}
+    if name not in inserts:
+        raise NotImplementedError(f"congvan supports PostgreSQL and SQLite, not {name}")
+    return inserts[name]

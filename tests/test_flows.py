@@ -27,6 +27,7 @@ from exchange.models import (
     JobState,
     Receipt,
     Register,
+    StoredFile,
 )
 from exchange.services import deliveries, documents, mailboxes, sending
 from signer.receipts import verify_receipt
@@ -504,3 +505,38 @@ def test_overlong_metadata_is_a_field_error(world: World, sample_pdf: Path) -> N
     ):
         documents.create_document(session, world.runtime, world.actor("tpd.vanthu"), upload, data)
     assert set(caught.value.errors) == {"document_type", "signer_title"}
+
+
+def test_the_same_file_uploaded_at_once_by_several_clerks(world: World, sample_pdf: Path) -> None:
+    import threading
+
+    data = sample_pdf.read_bytes()
+    barrier = threading.Barrier(4)
+    made: list[str] = []
+    failures: list[BaseException] = []
+
+    def upload(username: str) -> None:
+        try:
+            with world.session_factory() as session:
+                barrier.wait(timeout=30)
+                document = documents.create_document(
+                    session, world.runtime, world.actor(username), io.BytesIO(data), LETTER
+                )
+                made.append(document.public_id)
+        except BaseException as error:
+            failures.append(error)
+
+    names = ["tpd.vanthu", "tanthoi.vanthu", "tanphu.vanthu", "phuthanh.vanthu"]
+    threads = [threading.Thread(target=upload, args=(name,)) for name in names]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert not failures, failures
+    assert len(made) == 4
+    with world.session_factory() as session:
+        # The uploaded bytes are one file; each draft prepared from them is its own.
+        originals = set(session.scalars(select(Document.original_file)))
+        assert len(originals) == 1
+        assert session.scalar(select(func.count()).select_from(StoredFile)) == 1 + 4
+        assert session.scalar(select(func.count()).select_from(Document)) == 4

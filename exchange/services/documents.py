@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session
 
 from exchange import audit
 from exchange.actors import Actor
+from exchange.db import dialect_insert, utcnow
 from exchange.errors import (
     ConflictError,
     NotFoundError,
@@ -145,10 +146,14 @@ def _scratch(runtime: Runtime, suffix: str = ".pdf") -> Iterator[Path]:
 
 
 def remember_file(session: Session, sha256: str, size: int) -> None:
-    """Record a stored file's row, flushed now: rows that refer to it by key alone come later."""
-    if session.get(StoredFile, sha256) is None:
-        session.add(StoredFile(sha256=sha256, size=size))
-        session.flush()
+    """Record a stored file's row now (rows refer to it by key alone); one row however many
+    requests store the same bytes at once."""
+    insert = dialect_insert(session)
+    session.execute(
+        insert(StoredFile)
+        .values(sha256=sha256, size=size, created_at=utcnow())
+        .on_conflict_do_nothing(index_elements=["sha256"])
+    )
 
 
 def own_document(session: Session, actor: Actor, public_id: str, *, lock: bool = False) -> Document:

@@ -11,18 +11,17 @@ from __future__ import annotations
 import csv
 import io
 import unicodedata
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
 
 import jinja2
 from sqlalchemy import select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, selectinload
 
+from exchange.db import dialect_insert
 from exchange.errors import NotFoundError, ValidationError
 from exchange.models import (
     Agency,
@@ -72,11 +71,6 @@ FORMATS = ("csv", "html")
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 BULLETS = "-\u2013\u2022+ "  # hyphen, en dash, bullet: how "Nơi nhận" lines start
 
-_INSERTS: dict[str, Callable[..., Any]] = {
-    "postgresql": postgresql.insert,
-    "sqlite": sqlite.insert,
-}
-
 
 # --- Numbers -------------------------------------------------------------------------------
 
@@ -93,10 +87,7 @@ def take_number(
         raise ValidationError(f"năm của sổ đăng ký không hợp lệ: {year}")
     if len(series) > MAX_SERIES:
         raise ValidationError(f"tên sổ (series) dài quá {MAX_SERIES} ký tự")
-    dialect = session.get_bind().dialect.name
-    insert = _INSERTS.get(dialect)
-    if insert is None:
-        raise NotImplementedError(f"numbering supports PostgreSQL and SQLite, not {dialect}")
+    insert = dialect_insert(session)
     key = {"agency_id": agency_id, "kind": kind, "year": year, "series": series}
     # Create the register if it is missing; a concurrent creator makes this wait, then do nothing.
     session.execute(

@@ -540,3 +540,38 @@ def test_the_same_file_uploaded_at_once_by_several_clerks(world: World, sample_p
         assert len(originals) == 1
         assert session.scalar(select(func.count()).select_from(StoredFile)) == 1 + 4
         assert session.scalar(select(func.count()).select_from(Document)) == 4
+
+
+def test_the_same_idempotency_key_at_once_gives_one_document(
+    world: World, sample_pdf: Path
+) -> None:
+    import threading
+
+    data = sample_pdf.read_bytes()
+    barrier = threading.Barrier(4)
+    made: list[str] = []
+    failures: list[BaseException] = []
+
+    def upload() -> None:
+        try:
+            with world.session_factory() as session:
+                barrier.wait(timeout=30)
+                document = documents.create_document(
+                    session,
+                    world.runtime,
+                    world.actor("tpd.vanthu"),
+                    io.BytesIO(data),
+                    LETTER,
+                    idempotency_key="dms-retry-storm",
+                )
+                made.append(document.public_id)
+        except BaseException as error:
+            failures.append(error)
+
+    threads = [threading.Thread(target=upload) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert not failures, failures
+    assert len(made) == 4 and len(set(made)) == 1

@@ -267,15 +267,15 @@ def create_document(
         current_file=current_sha,
     )
     session.add(document)
-    session.flush()
-    audit.record(
-        session,
-        "document.import" if issued_elsewhere else "document.draft",
-        actor=actor,
-        document_id=document.public_id,
-        details={"file": original_sha, "subject": document.subject},
-    )
     try:
+        session.flush()  # a request racing in with the same key fails here, or at the commit
+        audit.record(
+            session,
+            "document.import" if issued_elsewhere else "document.draft",
+            actor=actor,
+            document_id=document.public_id,
+            details={"file": original_sha, "subject": document.subject},
+        )
         session.commit()
     except IntegrityError:
         # The same key raced in from another request: answer with the document it created.

@@ -214,7 +214,7 @@ def session(session_factory: Any) -> Iterator[Any]:
 
 
 # --- The service shell: app, client, runtime, and factories for agencies and users. ---
-# (exchange/app.py, exchange/services/users.py, exchange/services/directory.py)
+# (exchange/app.py, exchange/services/users.py, access.py, directory.py)
 
 TEST_PASSWORD = "mat-khau-thu-nghiem"
 _password_hashes: dict[str, str] = {}
@@ -310,7 +310,7 @@ def make_user(session: Any) -> Any:
 @pytest.fixture
 def auth_headers(session: Any) -> Any:
     """`auth_headers(user, agency_code=None)` → headers with a fresh bearer token for `user`."""
-    from exchange.services.users import issue_token
+    from exchange.services.access import issue_token
 
     def make(user: Any, agency_code: str | None = None) -> dict[str, str]:
         headers = {"Authorization": f"Bearer {issue_token(session, user, 'test')}"}

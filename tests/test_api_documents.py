@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import func, select
 
 from exchange.models import Document, User
-from exchange.services.users import issue_token
+from exchange.services.access import issue_token
 from signer.devpki import dev_cert_path
 from tests.exchange_world import PIN, World, build_world
 from tests.test_remote import _client_sign

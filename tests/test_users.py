@@ -12,6 +12,7 @@ from click.testing import CliRunner
 from sqlalchemy import select
 
 from exchange.actors import SYSTEM, Actor
+from exchange.audit import verify_chain
 from exchange.cli import main
 from exchange.errors import (
     AuthenticationError,
@@ -21,14 +22,12 @@ from exchange.errors import (
     ValidationError,
 )
 from exchange.models import ApiToken, AuditEvent, Role, User
+from exchange.services.access import actor_for_token, issue_token, login
 from exchange.services.users import (
     LOGIN_FAILED,
-    actor_for_token,
     authenticate,
     create_user,
     grant,
-    issue_token,
-    login,
     set_password,
     set_user_active,
     validate_password,
@@ -133,6 +132,39 @@ def test_login_issues_a_token_and_records_it(
     assert (actor.username, actor.agency_code, actor.remote_addr) == ("hoa", "DEV.U2", "10.0.0.8")
     events = session.scalars(select(AuditEvent).where(AuditEvent.action == "auth.login")).all()
     assert [(e.actor, e.remote_addr) for e in events] == [("hoa", "10.0.0.7")]
+
+
+def test_failed_login_is_audited_without_the_password(
+    session: Any, session_factory: Any, make_user: Any
+) -> None:
+    make_user("hung", password="dung-mat-khau")
+    tries = [
+        ("hung", "sai-mat-khau-bi-mat-1"),
+        ("khong-co-ai", "sai-mat-khau-bi-mat-2"),
+        ("nul\x00", "sai-mat-khau-bi-mat-3"),  # PostgreSQL text cannot hold NUL: no 500
+    ]
+    for username, password in tries:
+        with pytest.raises(AuthenticationError) as caught:
+            login(session, username, password, now=NOW, remote_addr="10.0.0.9")
+        assert caught.value.detail == LOGIN_FAILED
+        session.rollback()  # what the request's teardown does: the entry must survive it
+    with session_factory() as fresh:
+        events = fresh.scalars(
+            select(AuditEvent)
+            .where(AuditEvent.action == "auth.login_failed")
+            .order_by(AuditEvent.id)
+        ).all()
+        assert [(e.actor, e.remote_addr, e.details) for e in events] == [
+            ("anonymous", "10.0.0.9", {"username": "hung"}),
+            ("anonymous", "10.0.0.9", {"username": "khong-co-ai"}),
+            ("anonymous", "10.0.0.9", {"username": "nul\x00"}),
+        ]
+        stored = " ".join(str(vars(event)) for event in events)
+        assert not any(password in stored for _, password in tries)
+        assert fresh.scalars(select(ApiToken)).all() == []
+        check = verify_chain(fresh)
+        assert check.ok, check.problem
+        assert check.head_id == events[-1].id
 
 
 def test_expired_token_refused(session: Any, make_agency: Any, make_user: Any) -> None:

@@ -18,7 +18,7 @@ from exchange.actors import Actor
 from exchange.app import current_runtime, request_session
 from exchange.errors import AuthenticationError, ValidationError
 from exchange.models import User
-from exchange.services.users import actor_for_user, user_for_token
+from exchange.services.access import actor_for_user, user_for_token
 
 API_PREFIX = "/api/v1"
 AGENCY_HEADER = "X-Congvan-Agency"

@@ -20,7 +20,7 @@ from exchange.api import (
 )
 from exchange.app import current_runtime, request_session
 from exchange.models import Role, User
-from exchange.services.users import (
+from exchange.services.access import (
     DEFAULT_TOKEN_LIFETIME,
     login,
     memberships_by_agency,

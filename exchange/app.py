@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
-from flask import Flask, current_app, g, jsonify
+from flask import Flask, current_app, g, jsonify, render_template
 from sqlalchemy import Engine, text
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
@@ -78,6 +78,7 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     register_problem_handlers(app)
     app.register_blueprint(create_api_blueprint())
     app.add_url_rule("/healthz", "healthz", healthz)
+    app.add_url_rule("/", "index", index)
     app.teardown_appcontext(close_request_session)
     return app
 
@@ -121,3 +122,24 @@ def healthz() -> Any:
             "cơ sở dữ liệu chưa được nâng cấp lên lược đồ mới nhất: chạy `congvan migrate`"
         )
     return jsonify(status="ok", database=engine.dialect.name, version=service_version())
+
+
+def index() -> str:
+    """The front page: verify a PDF, where the API is, and the development accounts."""
+    from exchange.api import API_PREFIX
+
+    settings = app_state().settings
+    dev_users: list[Any] = []
+    dev_password = ""
+    if settings.development:
+        from exchange.dev_dataset import DEV_PASSWORD
+        from exchange.dev_dataset import dev_users as all_dev_users
+
+        dev_users, dev_password = list(all_dev_users()), DEV_PASSWORD
+    return render_template(
+        "index.html",
+        api=API_PREFIX,
+        development=settings.development,
+        dev_users=dev_users,
+        dev_password=dev_password,
+    )

@@ -11,7 +11,6 @@ import random
 import shutil
 import subprocess
 import sys
-import textwrap
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
@@ -21,7 +20,7 @@ from asn1crypto import cms
 
 from signer import receipts
 from signer.credentials import Credential, load_credential
-from signer.devpki import DEV_PASSPHRASE, dev_key_path, dev_p12_path, dev_root_path
+from signer.devpki import DEV_PASSPHRASE, dev_p12_path, dev_root_path
 from signer.receipts import (
     ReceiptContent,
     ReceiptError,
@@ -368,82 +367,19 @@ def test_detached_signature_is_unreadable(trust: TrustSettings) -> None:
         verify_receipt(detached.dump(), trust=trust)
 
 
-# --- PKCS#11: keys inside a real SoftHSM2 token, signing in a process of its own ---------------
-
-SOFTHSM_MODULE = "/usr/lib/softhsm/libsofthsm2.so"
-TOKEN_PIN = "246810"
-
-# python-pkcs11 loads a module once per process and SoftHSM reads its configuration then; a
-# separate process keeps this token apart from the one tests/test_pkcs11.py sets up.
-_SIGN_WITH_TOKEN = textwrap.dedent(
-    """
-    import sys
-    from datetime import datetime
-    from tests.test_pkcs11 import _import_certificates
-    from tests.test_receipts import DISTRICT, TAN_THOI, make_content
-    from signer.credentials import load_credential
-    from signer.receipts import sign_receipt
-
-    token, pin, module, out = sys.argv[1:5]
-    _import_certificates(token)
-    at = datetime.fromisoformat(sys.argv[5])
-    for label in ("agency-tpd", "official-tpd-phochutich"):
-        cred = load_credential(f"pkcs11:token={token};object={label}", pin, pkcs11_module=module)
-        content = make_content(receiver=DISTRICT, sender=TAN_THOI, at=at)
-        with open(f"{out}/{label}.p7m", "wb") as stream:
-            stream.write(sign_receipt(content, cred, now=at))
-    """
-)
+# --- PKCS#11: keys inside a real SoftHSM2 token (the suite's shared tokens) ---------------------
 
 
-def test_pkcs11_credentials_sign_receipts(tmp_path: Path, trust: TrustSettings) -> None:
-    assert shutil.which("softhsm2-util"), "softhsm2 is missing: apt-get install softhsm2"
-    (tmp_path / "tokens").mkdir()
-    config = tmp_path / "softhsm2.conf"
-    config.write_text(f"directories.tokendir = {tmp_path / 'tokens'}\nlog.level = ERROR\n")
-    env = {**os.environ, "SOFTHSM2_CONF": str(config)}
-    token = "congvan-receipts"
-    pins = ("--pin", TOKEN_PIN, "--so-pin", "13579111")
-    subprocess.run(
-        ["softhsm2-util", "--init-token", "--free", "--label", token, *pins],
-        check=True,
-        capture_output=True,
-        env=env,
-    )
-    for label, object_id in (("agency-tpd", "01"), ("official-tpd-phochutich", "02")):
-        subprocess.run(
-            [
-                *("softhsm2-util", "--import", str(dev_key_path(label)), "--token", token),
-                *("--label", label, "--id", object_id, "--pin", TOKEN_PIN),
-            ],
-            check=True,
-            capture_output=True,
-            env=env,
-        )
-    run = subprocess.run(
-        [
-            sys.executable,
-            "-c",
-            _SIGN_WITH_TOKEN,
-            token,
-            TOKEN_PIN,
-            SOFTHSM_MODULE,
-            str(tmp_path),
-            AT.isoformat(),
-        ],
-        capture_output=True,
-        text=True,
-        env={**env, "PYTHONPATH": str(ROOT)},
-        cwd=ROOT,
-        timeout=120,
-    )
-    assert run.returncode == 0, run.stderr
+def test_pkcs11_credentials_sign_receipts(softhsm: str, trust: TrustSettings) -> None:
+    from tests.softhsm import USER_PIN, token_uri
 
     for label, algorithm in (
         ("agency-tpd", "rsassa_pss"),
         ("official-tpd-phochutich", "sha256_ecdsa"),
     ):
-        data = (tmp_path / f"{label}.p7m").read_bytes()
+        credential = load_credential(token_uri(label), USER_PIN, pkcs11_module=softhsm)
+        content = make_content(receiver=DISTRICT, sender=TAN_THOI, at=AT)
+        data = sign_receipt(content, credential, now=AT)
         assert signature_algorithm(data) == algorithm
         result = verify_receipt(data, trust=trust, now=CHECKED)
         assert result.verdict == "passed", result.problems

@@ -16,7 +16,7 @@ from typing import Any
 
 import click
 
-from exchange.cli_errors import EXIT_FAILED, EXIT_OK, EXIT_UNREADABLE, friendly_errors
+from exchange.cli_errors import EXIT_FAILED, EXIT_OK, EXIT_UNREADABLE, friendly_errors, trust_option
 from signer.errors import UnreadablePdfError
 
 
@@ -28,13 +28,7 @@ def main() -> None:
 
 @main.command("verify")
 @click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
-@click.option(
-    "--trust",
-    "trust_paths",
-    multiple=True,
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="Chứng thư gốc tin cậy thêm (PEM); có thể lặp lại.",
-)
+@trust_option
 @click.option(
     "--offline", is_flag=True, help="Không truy cập mạng; chỉ dùng dữ liệu thu hồi đã nhúng."
 )

@@ -1,4 +1,7 @@
-"""How the `congvan` command line reports errors: one clear line on stderr, a non-zero exit."""
+"""How the `congvan` command line reports errors, and the options its commands share.
+
+An error is one clear line on stderr and a non-zero exit, never a traceback.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +9,7 @@ import logging
 import os
 import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, NoReturn, TypeVar
 
 import click
@@ -51,3 +55,14 @@ def friendly_errors(function: F) -> F:
     wrapper.__name__ = function.__name__
     wrapper.__doc__ = function.__doc__
     return wrapper  # type: ignore[return-value]
+
+
+def trust_option(function: F) -> F:
+    """`--trust PEM` (repeatable): trusted roots besides the configured ones."""
+    return click.option(
+        "--trust",
+        "trust_paths",
+        multiple=True,
+        type=click.Path(dir_okay=False, path_type=Path),
+        help="Chứng thư gốc tin cậy thêm (PEM); có thể lặp lại.",
+    )(function)

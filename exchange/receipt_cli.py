@@ -11,7 +11,14 @@ from typing import Any
 
 import click
 
-from exchange.cli_errors import EXIT_FAILED, EXIT_OK, EXIT_UNREADABLE, fail, friendly_errors
+from exchange.cli_errors import (
+    EXIT_FAILED,
+    EXIT_OK,
+    EXIT_UNREADABLE,
+    fail,
+    friendly_errors,
+    trust_option,
+)
 from signer.receipts import (
     ReceiptContent,
     ReceiptError,
@@ -117,13 +124,7 @@ def receipt_group() -> None:
 
 @receipt_group.command("verify")
 @click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
-@click.option(
-    "--trust",
-    "trust_paths",
-    multiple=True,
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="Chứng thư gốc tin cậy thêm (PEM); có thể lặp lại.",
-)
+@trust_option
 @click.option(
     "--document",
     type=click.Path(dir_okay=False, path_type=Path),

@@ -72,6 +72,12 @@ class Settings:
             raise ConfigurationError(
                 f"CONGVAN_ENV phải là {DEVELOPMENT} hoặc {PRODUCTION}, không phải {self.env!r}"
             )
+        scheme = self.effective_database_url.split(":", 1)[0].split("+", 1)[0]
+        if scheme not in ("sqlite", "postgresql"):
+            raise ConfigurationError(
+                f"CONGVAN_DATABASE_URL phải là PostgreSQL (postgresql+psycopg://…) hoặc SQLite, "
+                f"không phải {scheme!r}"
+            )
         if self.max_upload_bytes <= 0:
             raise ConfigurationError("CONGVAN_MAX_UPLOAD_BYTES phải là số dương")
         if self.development:

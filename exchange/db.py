@@ -99,5 +99,7 @@ def dialect_insert(session: Session) -> Any:
     name = session.get_bind().dialect.name
     inserts = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}
     if name not in inserts:
-        raise NotImplementedError(f"congvan supports PostgreSQL and SQLite, not {name}")
+        from exchange.errors import ConfigurationError
+
+        raise ConfigurationError(f"congvan dùng PostgreSQL hoặc SQLite, không dùng được {name}")
     return inserts[name]

@@ -48,6 +48,7 @@ def test_a_sound_production_configuration_passes(tmp_path: Path) -> None:
         ({"CONGVAN_TRUST_ROOTS": str(dev_root_path())}, "gốc phát triển"),
         ({"CONGVAN_ENV": "staging"}, "CONGVAN_ENV"),
         ({"CONGVAN_MAX_UPLOAD_BYTES": "lots"}, "phải là một số"),
+        ({"CONGVAN_DATABASE_URL": "mysql://congvan@db/congvan"}, "PostgreSQL"),
     ],
 )
 def test_production_refuses_development_secrets_and_nonsense(

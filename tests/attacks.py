@@ -13,10 +13,12 @@ import hashlib
 import io
 import re
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from asn1crypto import cms, crl, pem
+from asn1crypto import x509 as asn1_x509
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -87,6 +89,32 @@ def sign(
     out = io.BytesIO()
     writer = IncrementalPdfFileWriter(io.BytesIO(pdf))
     signers.sign_pdf(writer, meta, signer=signer, output=out, bytes_reserved=RESERVED)
+    return out.getvalue()
+
+
+def sign_b_lta(
+    pdf: bytes, signer: signers.Signer, tsa_url: str, roots: Sequence[asn1_x509.Certificate]
+) -> bytes:
+    """Sign at PAdES B-LTA with pyHanko itself: timestamp, revocation data, document timestamp."""
+    from pyhanko.sign.timestamps import HTTPTimeStamper
+    from pyhanko_certvalidator import ValidationContext
+
+    context = ValidationContext(trust_roots=list(roots), allow_fetching=True)
+    meta = signers.PdfSignatureMetadata(
+        field_name="Signature1",
+        subfilter=fields.SigSeedSubFilter.PADES,
+        embed_validation_info=True,
+        use_pades_lta=True,
+        validation_context=context,
+    )
+    out = io.BytesIO()
+    signers.sign_pdf(
+        IncrementalPdfFileWriter(io.BytesIO(pdf), strict=False),
+        meta,
+        signer=signer,
+        timestamper=HTTPTimeStamper(tsa_url),
+        output=out,
+    )
     return out.getvalue()
 
 

@@ -9,16 +9,20 @@ from typing import BinaryIO
 
 from pyhanko.pdf_utils import generic
 from pyhanko.pdf_utils.reader import PdfFileReader
+from pyhanko.pdf_utils.xref import XRefSectionType
 
 from signer.errors import UnreadablePdfError
 
 _HEADER_WINDOW = 1024
-# After the last revision's cross-reference data only its trailer, startxref and %%EOF may follow.
-_TAIL_RE = re.compile(
-    rb"\A[\x00\t\n\x0c\r ]*(?:trailer)?[\x00\t\n\x0c\r ]*(?:<<.*?>>)?[\x00\t\n\x0c\r ]*"
-    rb"startxref[\x00\t\n\x0c\r ]+(\d+)[\x00\t\n\x0c\r ]*%%EOF[\x00\t\n\x0c\r ]*\Z",
-    re.DOTALL,
+# After the last revision's cross-reference data only its trailer, startxref and %%EOF may follow:
+# a table's data ends before its trailer dictionary; a stream's ends after "endstream" (pyHanko
+# reads the keyword as part of the stream), so only "endobj" is left of that object.
+_WS = rb"[\x00\t\n\x0c\r ]*"
+_EOF_TAIL = rb"startxref[\x00\t\n\x0c\r ]+(\d+)" + _WS + rb"%%EOF" + _WS + rb"\Z"
+_TABLE_TAIL_RE = re.compile(
+    rb"\A" + _WS + rb"(?:trailer)?" + _WS + rb"(?:<<.*?>>)?" + _WS + _EOF_TAIL, re.DOTALL
 )
+_STREAM_TAIL_RE = re.compile(rb"\A" + _WS + rb"(?:endstream" + _WS + rb")?endobj" + _WS + _EOF_TAIL)
 _MAX_TAIL = 64 * 1024
 _MAX_PREFIX_ATTEMPTS = 32
 _WHITESPACE = b"\x00\t\n\x0c\r "
@@ -61,7 +65,11 @@ def _describe(error: BaseException) -> str:
 
 
 def tail_problem(reader: PdfFileReader, size: int) -> str | None:
-    """A problem if anything but whitespace follows the last revision's trailer and %%EOF."""
+    """A problem if anything but whitespace follows the last revision's trailer and %%EOF.
+
+    The last revision ends with its cross-reference table and trailer, or with its cross-reference
+    stream object; then startxref, pointing at that table or stream, and %%EOF.
+    """
     xrefs = reader.xrefs
     last = xrefs.total_revisions - 1
     meta = xrefs.get_xref_container_info(last)
@@ -71,7 +79,8 @@ def tail_problem(reader: PdfFileReader, size: int) -> str | None:
     stream = reader.stream
     stream.seek(start)
     tail = stream.read(size - start)
-    match = _TAIL_RE.match(tail)
+    is_stream = meta.xref_section_type == XRefSectionType.STREAM
+    match = (_STREAM_TAIL_RE if is_stream else _TABLE_TAIL_RE).match(tail)
     if match is None:
         return "bytes that belong to no revision follow the last %%EOF"
     if int(match.group(1)) != meta.declared_startxref:

@@ -37,3 +37,23 @@ class VerificationTimeoutError(UnreadablePdfError):
 
 class IssueError(SignerError):
     """A document cannot go through the issue workflow (no blanks found, not prepared...)."""
+
+
+class PasswordProtectedError(UnreadablePdfError):
+    """The PDF needs a password to be opened (a user password): it cannot be read at all."""
+
+
+class EncryptedPdfError(UnreadablePdfError):
+    """The PDF is encrypted (it opens without a password) and cannot be used as it is here."""
+
+
+class BlanksNotFoundError(IssueError):
+    """Page 1 shows no blank for the number: the positions have to be given by hand."""
+
+
+class BlankPlacementError(IssueError):
+    """A blank given by hand cannot be used; ``field`` names the workflow field it was for."""
+
+    def __init__(self, message: str, field: str) -> None:
+        super().__init__(message)
+        self.field = field

@@ -1,7 +1,9 @@
 """Where a Decree 30 document keeps its number line, date line and signer block, read from its text.
 
-pyHanko has no text extraction, so the lines and their boxes come from pdfminer.six (pure Python,
-MIT): only page 1 and the pages at the end that hold the signer block are interpreted.
+pyHanko has no text extraction, so the characters and their boxes come from pdfminer.six (pure
+Python, MIT), grouped into lines by their position on the page (signer/pagetext.py): only page 1
+and the pages at the end that hold the signer block are interpreted. A line is one column's part
+of a baseline: two columns on one baseline ("Nơi nhận:" and "TM. ỦY BAN NHÂN DÂN") are two lines.
 """
 
 from __future__ import annotations
@@ -10,19 +12,18 @@ import io
 import itertools
 import os
 import re
-import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import BinaryIO, cast
+from typing import BinaryIO
 
-from pdfminer.high_level import extract_pages
-from pdfminer.layout import LAParams, LTPage, LTTextContainer, LTTextLine
 from pdfminer.pdfdocument import PDFDocument
 from pdfminer.pdfpage import PDFPage
 from pdfminer.pdfparser import PDFParser
 from pdfminer.psparser import PSException
 
 from signer.errors import UnreadablePdfError
+from signer.messages import pdf_error_message
+from signer.pagetext import PageText, read_page_text
 
 __all__ = ["DocumentLayout", "Rect", "TextLine", "find_layout"]
 
@@ -104,18 +105,21 @@ class DocumentLayout:
         return Rect(self.signer_block.x, bottom, self.signer_block.width, top - bottom)
 
 
-def _lines(page: LTPage, index: int) -> Iterator[TextLine]:
-    for element in page:
-        if not isinstance(element, LTTextContainer):
-            continue
-        for line in element:
-            if not isinstance(line, LTTextLine):
-                continue
-            # Some producers write decomposed Vietnamese (base letter + combining marks).
-            text = unicodedata.normalize("NFC", line.get_text()).strip()
+def _lines(page: PageText, index: int) -> Iterator[TextLine]:
+    """The page's lines top to bottom, each column's part of a baseline on its own."""
+    for line in page.lines:
+        for segment in line.segments():
+            text = segment.text.strip()
             if text:
-                x0, y0, x1, y1 = line.bbox
+                x0, y0, x1, y1 = segment.box
                 yield TextLine(index, text, Rect(x0, y0, x1 - x0, y1 - y0))
+
+
+def _page(stream: BinaryIO, index: int) -> PageText:
+    page = read_page_text(stream, index)
+    if page is None:
+        raise UnreadablePdfError(f"văn bản không có trang {index + 1}")
+    return page
 
 
 def _is_title(text: str) -> bool:
@@ -166,7 +170,7 @@ def _page_count(stream: BinaryIO) -> int:
 def _scan(stream: BinaryIO, page_count: int) -> DocumentLayout:
     if page_count == 0:
         return DocumentLayout(page_count=0)
-    first = next(extract_pages(cast(io.IOBase, stream), page_numbers=[0], laparams=LAParams()))
+    first = _page(stream, 0)
     first_lines = list(_lines(first, 0))
     number = next((ln for ln in first_lines if _NUMBER.match(ln.text)), None)
     date = next((ln for ln in first_lines if _DATE.search(ln.text)), None)
@@ -176,10 +180,7 @@ def _scan(stream: BinaryIO, page_count: int) -> DocumentLayout:
         if index == 0:
             page, lines = first, first_lines
         else:
-            stream.seek(0)
-            page = next(
-                extract_pages(cast(io.IOBase, stream), page_numbers=[index], laparams=LAParams())
-            )
+            page = _page(stream, index)
             lines = list(_lines(page, index))
         block = _signer_block(lines, page.width)
         if block is not None:
@@ -214,9 +215,11 @@ def find_layout(pdf: str | os.PathLike[str] | bytes | BinaryIO) -> DocumentLayou
         count = _page_count(stream)
         stream.seek(0)
         return _scan(stream, count)
-    except (PSException, ValueError, KeyError, TypeError, StopIteration) as error:
+    except (PSException, ValueError, KeyError, TypeError, AttributeError, IndexError) as error:
         raise UnreadablePdfError(
-            f"không đọc được nội dung văn bản để tìm vị trí ký: {error}"
+            pdf_error_message(error, "nội dung văn bản để tìm vị trí ký")
         ) from None
+    except RecursionError:
+        raise UnreadablePdfError("tệp PDF lồng quá sâu, không đọc được") from None
     finally:
         stream.seek(start)

@@ -18,23 +18,42 @@ import io
 import json
 import os
 import threading
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Protocol
 
+from pyhanko.pdf_utils.crypt import AuthStatus
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from pyhanko.pdf_utils.misc import PdfError
 
 from signer.credentials import Credential
-from signer.errors import IssueError, UnreadablePdfError
+from signer.encryption import decrypt_unsigned
+from signer.errors import (
+    EncryptedPdfError,
+    IssueError,
+    PasswordProtectedError,
+    SignerError,
+    UnreadablePdfError,
+)
 from signer.fields import NUMBER_FIELD
 from signer.files import write_atomically
-from signer.issuing.blanks import IssueBlanks, find_issue_blanks
+from signer.hybrid import admit_hybrid_or_refuse
+from signer.issuing.blanks import (
+    Blank,
+    IssueBlanks,
+    find_issue_blanks,
+    given_blank,
+    place_issue_blanks,
+    read_page_blanks,
+)
 from signer.issuing.form import add_issue_fields, existing_fields, fill_issue_fields, vietnam_date
+from signer.messages import PASSWORD_PROTECTED, pdf_error_message
 from signer.signing import SignOptions, SignResult, sign_pdf
 
 __all__ = [
+    "Blank",
     "FileCounter",
     "InMemoryCounter",
     "IssueBlanks",
@@ -43,10 +62,17 @@ __all__ = [
     "NumberSource",
     "fill_issue_fields",
     "find_issue_blanks",
+    "given_blank",
     "issue_document",
     "prepare_draft",
     "vietnam_date",
 ]
+
+
+NOT_PREPARED_ENCRYPTED = (
+    "tệp PDF được mã hóa nên không phải dự thảo đã chuẩn bị để ban hành: hãy chuẩn bị dự thảo "
+    "bằng congvan prepare (tự bỏ mã hóa), trình lãnh đạo ký, rồi mới ban hành"
+)
 
 
 class NumberSource(Protocol):
@@ -104,21 +130,38 @@ def prepare_draft(
     source: str | os.PathLike[str],
     output: str | os.PathLike[str],
     blanks: IssueBlanks | None = None,
+    *,
+    given: Mapping[str, Blank] | None = None,
 ) -> IssueBlanks:
-    """Write ``source`` with the issue blanks as fields (found on page 1 unless given)."""
+    """Write ``source`` with the issue blanks as fields.
+
+    The blanks are found on page 1, except those ``given`` by hand (field name to box, see
+    `given_blank`), which are checked to cover no printed text; ``blanks`` skips both. An
+    encrypted draft that opens without a password is first rewritten whole, unencrypted: it
+    carries no signature yet, so nothing is lost.
+    """
     try:
         data = Path(source).read_bytes()
     except OSError as error:
         raise UnreadablePdfError(f"không đọc được {os.fspath(source)}: {error.strerror}") from None
     if not data.startswith(b"%PDF-"):
         raise UnreadablePdfError("tệp đầu vào không phải PDF (thiếu phần đầu %PDF-)")
-    blanks = blanks or find_issue_blanks(data)
+    data = decrypt_unsigned(data)
+    if blanks is None:
+        blanks = place_issue_blanks(data, given) if given else find_issue_blanks(data)
+    buffer = io.BytesIO()
     try:
         writer = IncrementalPdfFileWriter(io.BytesIO(data), strict=True)
+        admit_hybrid_or_refuse(writer.prev)
         add_issue_fields(writer, blanks)
-    except (PdfError, ValueError, KeyError, TypeError, IndexError) as error:
-        raise UnreadablePdfError(f"không đọc được tệp PDF: {error}") from None
-    write_atomically(Path(output), writer.write)
+        writer.write(buffer)
+    except SignerError:
+        raise
+    except (PdfError, ValueError, KeyError, TypeError, IndexError, AttributeError) as error:
+        raise UnreadablePdfError(pdf_error_message(error)) from None
+    except RecursionError:
+        raise UnreadablePdfError("tệp PDF lồng quá sâu, không đọc được") from None
+    write_atomically(Path(output), lambda handle: handle.write(buffer.getvalue()))
     return blanks
 
 
@@ -145,12 +188,25 @@ def _check_prepared(source: str | os.PathLike[str]) -> None:
     """Refuse before a number is taken, so a document that cannot be issued wastes none."""
     try:
         with open(source, "rb") as handle:
+            if handle.read(5) != b"%PDF-":
+                raise UnreadablePdfError("tệp đầu vào không phải PDF (thiếu phần đầu %PDF-)")
+            handle.seek(0)
             writer = IncrementalPdfFileWriter(handle, strict=True)
+            admit_hybrid_or_refuse(writer.prev)
+            if writer.prev.encrypted:
+                # prepare_draft never writes an encrypted draft: this one was not prepared here.
+                if writer.prev.decrypt("").status == AuthStatus.FAILED:
+                    raise PasswordProtectedError(PASSWORD_PROTECTED)
+                raise EncryptedPdfError(NOT_PREPARED_ENCRYPTED)
             fields = existing_fields(writer)
     except OSError as error:
         raise UnreadablePdfError(f"không đọc được {os.fspath(source)}: {error.strerror}") from None
-    except (PdfError, ValueError, KeyError, TypeError, IndexError) as error:
-        raise UnreadablePdfError(f"không đọc được tệp PDF: {error}") from None
+    except SignerError:
+        raise
+    except (PdfError, ValueError, KeyError, TypeError, IndexError, AttributeError) as error:
+        raise UnreadablePdfError(pdf_error_message(error)) from None
+    except RecursionError:
+        raise UnreadablePdfError("tệp PDF lồng quá sâu, không đọc được") from None
     if NUMBER_FIELD not in fields:
         raise IssueError(
             "văn bản chưa có ô số ban hành: hãy chuẩn bị dự thảo (prepare) trước khi lãnh đạo ký"
@@ -181,7 +237,8 @@ def issue_document(
     _check_prepared(source)
     issued_at = now or datetime.now(UTC)
     year = vietnam_date(issued_at).year
-    printed = find_issue_blanks(Path(source).read_bytes()).year
+    # A draft whose blanks were placed by hand (a scan) may print no year: nothing to compare.
+    printed = read_page_blanks(Path(source).read_bytes()).year
     if printed is not None and printed != year:
         raise IssueError(
             f"dự thảo ghi năm {printed} nhưng ngày ban hành thuộc năm {year}: "

@@ -63,7 +63,22 @@ def existing_fields(writer: IncrementalPdfFileWriter) -> dict[str, generic.Dicti
     return found
 
 
-def _empty_appearance(writer: IncrementalPdfFileWriter, blank: Blank) -> generic.IndirectObject:
+def _empty_appearance(
+    writer: IncrementalPdfFileWriter, blank: Blank, framed: bool
+) -> generic.IndirectObject:
+    """The look of the blank before issue: nothing, or a thin grey dashed frame.
+
+    A blank placed by hand (a scan, an unusual layout) shows its frame on the draft, so the
+    official sees where the number and date will be printed before signing; the issue's fill
+    replaces it with the value alone.
+    """
+    width, height = round(blank.x2 - blank.x1, 3), round(blank.y2 - blank.y1, 3)
+    content = b""
+    if framed:
+        content = b"q 0.5 G 0.5 w [2 2] 0 d 0.25 0.25 %.3f %.3f re S Q" % (
+            width - 0.5,
+            height - 0.5,
+        )
     stream = generic.StreamObject(
         {
             generic.NameObject("/Type"): generic.NameObject("/XObject"),
@@ -72,12 +87,12 @@ def _empty_appearance(writer: IncrementalPdfFileWriter, blank: Blank) -> generic
                 [
                     generic.FloatObject(0),
                     generic.FloatObject(0),
-                    generic.FloatObject(round(blank.x2 - blank.x1, 3)),
-                    generic.FloatObject(round(blank.y2 - blank.y1, 3)),
+                    generic.FloatObject(width),
+                    generic.FloatObject(height),
                 ]
             ),
         },
-        stream_data=b"",
+        stream_data=content,
     )
     return writer.add_object(stream)
 
@@ -113,7 +128,11 @@ def add_issue_fields(writer: IncrementalPdfFileWriter, blanks: IssueBlanks) -> N
                     f"{FONT_RESOURCE} {round(blank.font_size, 2)} Tf 0 g"
                 ),
                 generic.NameObject("/AP"): generic.DictionaryObject(
-                    {generic.NameObject("/N"): _empty_appearance(writer, blank)}
+                    {
+                        generic.NameObject("/N"): _empty_appearance(
+                            writer, blank, name in blanks.by_hand
+                        )
+                    }
                 ),
             }
         )

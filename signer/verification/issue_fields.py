@@ -1,4 +1,15 @@
-"""Where the issue's filled number and date may sit: on the blanks of the printed text."""
+"""Where the issue's filled number and date may sit: on the blanks of the printed text.
+
+A filled field must sit exactly on the blank page 1's text shows for it ("Số:   /…",
+"ngày   tháng   năm"). When the text shows no blank for that field (a scan, an unusual layout:
+the drafter gave its box by hand), the field must cover no printed character of page 1 and lie
+within the page: the fill can then never print over text, whether born digital or a scan's text
+layer. What a scan's picture shows under the box cannot be read from the file; that is accepted
+because the fill paints nothing but its digits in black (signer/fields.py: no white box, nothing
+hidden), the box is at most one short line in size, and prepare_draft shows a hand-placed box as
+a dashed frame on the draft the official reads and signs, so the official approves where the
+number and date will stand.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +18,7 @@ from typing import BinaryIO
 from pyhanko.pdf_utils import generic
 from pyhanko.pdf_utils.reader import PdfFileReader
 
-from signer.errors import IssueError, UnreadablePdfError
+from signer.errors import UnreadablePdfError
 from signer.fields import is_workflow_field
 
 # prepare_draft rounds rectangles to three decimals.
@@ -41,7 +52,7 @@ def misplaced_issue_field(reader: PdfFileReader, stream: BinaryIO, size: int) ->
         return "the issue's number and date fields cannot be read"
     if not filled:
         return None
-    from signer.issuing.blanks import find_issue_blanks
+    from signer.issuing.blanks import Blank, hand_placed_problem, read_page_blanks
 
     page = reader.find_page_for_modification(0)[0].get_object()  # type: ignore[no-untyped-call]
     # Indexing dereferences an indirect /Annots array; .get() would not.
@@ -49,16 +60,22 @@ def misplaced_issue_field(reader: PdfFileReader, stream: BinaryIO, size: int) ->
     on_page = {ref.reference for ref in annots if isinstance(ref, generic.IndirectObject)}
     stream.seek(0)
     try:
-        blanks = dict(find_issue_blanks(stream.read(size)).items())
-    except (IssueError, UnreadablePdfError):
-        return "the issue's number and date are filled in, but page 1 has no blanks for them"
+        page_blanks = read_page_blanks(stream.read(size))
+    except UnreadablePdfError:
+        return "the issue's number and date are filled in, but page 1 cannot be read"
+    printed = page_blanks.found()
     for name, (ref, rect) in filled.items():
-        blank = blanks.get(name)
-        expected = (blank.x1, blank.y1, blank.x2, blank.y2) if blank is not None else None
-        if (
-            ref not in on_page
-            or expected is None
-            or any(abs(a - b) > TOLERANCE for a, b in zip(rect, expected, strict=True))
-        ):
-            return f"the issue field {name} is not on its blank of the signed text on page 1"
+        if ref not in on_page:
+            return f"the issue field {name} is not on page 1"
+        blank = printed.get(name)
+        if blank is not None:
+            expected = (blank.x1, blank.y1, blank.x2, blank.y2)
+            if any(abs(a - b) > TOLERANCE for a, b in zip(rect, expected, strict=True)):
+                return f"the issue field {name} is not on its blank of the signed text on page 1"
+            continue
+        x1, y1, x2, y2 = rect
+        box = Blank(min(x1, x2), min(y1, y2), max(x1, x2), max(y1, y2), 0.0)
+        problem = hand_placed_problem(page_blanks, box)
+        if problem is not None:
+            return f"the issue field {name}, placed where page 1 shows no blank, {problem}"
     return None

@@ -8,10 +8,12 @@ import re
 from typing import BinaryIO
 
 from pyhanko.pdf_utils import generic
+from pyhanko.pdf_utils.crypt import AuthStatus
 from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.pdf_utils.xref import XRefSectionType
 
-from signer.errors import UnreadablePdfError
+from signer.errors import PasswordProtectedError, UnreadablePdfError
+from signer.messages import PASSWORD_PROTECTED
 
 _HEADER_WINDOW = 1024
 # After the last revision's cross-reference data only its trailer, startxref and %%EOF may follow:
@@ -44,6 +46,10 @@ def open_reader(stream: BinaryIO) -> PdfFileReader:
         raise UnreadablePdfError("the file is not a PDF (no %PDF- header)")
     try:
         reader = PdfFileReader(stream, strict=True)
+        if reader.encrypted and reader.decrypt("").status == AuthStatus.FAILED:
+            # An owner-password-only file opens with the empty user password, as in any viewer,
+            # and is verified as it is; one that needs a password cannot be read at all.
+            raise PasswordProtectedError(PASSWORD_PROTECTED)
         # Touch the catalog now so a broken document fails here, not halfway through a signature.
         root = reader.root
         if not isinstance(root, generic.DictionaryObject):

@@ -30,8 +30,16 @@ from pyhanko_certvalidator.errors import PathError, ValidationError
 
 from signer.appearance import VN_TIME, Appearance, PreparedStampStyle, plan_appearance
 from signer.credentials import Credential
-from signer.errors import SignerError, SigningError, TrustServiceError, UnreadablePdfError
+from signer.encryption import decrypt_unsigned
+from signer.errors import (
+    EncryptedPdfError,
+    SignerError,
+    SigningError,
+    TrustServiceError,
+    UnreadablePdfError,
+)
 from signer.files import temp_beside
+from signer.messages import ENCRYPTED, describe, pdf_error_message, signing_error_message
 
 __all__ = ["Level", "SignOptions", "SignResult", "sign_pdf"]
 
@@ -180,17 +188,31 @@ def _open_writer(work: IO[bytes]) -> IncrementalPdfFileWriter:
     try:
         writer = IncrementalPdfFileWriter(work, strict=True)
         if writer.prev.encrypted:
-            raise UnreadablePdfError(
-                "tệp PDF đã được mã hóa (encrypted); hãy bỏ mã hóa trước khi ký"
-            )
+            raise EncryptedPdfError(ENCRYPTED)
         writer.root["/Pages"]  # a PDF without a page tree is not a document
     except SignerError:
         raise
     except (PdfError, ValueError, KeyError, IndexError, TypeError, AttributeError) as error:
-        raise UnreadablePdfError(f"không đọc được tệp PDF: {error}") from None
+        raise UnreadablePdfError(pdf_error_message(error)) from None
     except RecursionError:
         raise UnreadablePdfError("tệp PDF lồng quá sâu, không đọc được") from None
     return writer
+
+
+def _open_decrypted(work: IO[bytes]) -> tuple[IncrementalPdfFileWriter, bytes]:
+    """The writer for an encrypted input that has no signature, rewritten unencrypted in place.
+
+    An incremental update cannot remove encryption, and a signature inside an encrypted file
+    ties every later step to it; a file with no signature loses nothing by being rewritten
+    whole (signer/encryption.py). Password-protected or signed files are refused there.
+    """
+    work.seek(0)
+    plain = decrypt_unsigned(work.read())
+    work.seek(0)
+    work.truncate()
+    work.write(plain)
+    work.flush()
+    return _open_writer(work), plain
 
 
 def _existing_field_names(writer: IncrementalPdfFileWriter) -> set[str]:
@@ -205,7 +227,7 @@ def _existing_field_names(writer: IncrementalPdfFileWriter) -> set[str]:
         return names
     except (PdfError, ValueError, KeyError, TypeError, AttributeError) as error:
         raise UnreadablePdfError(
-            f"không đọc được các trường biểu mẫu của tệp PDF: {error}"
+            pdf_error_message(error, "các trường biểu mẫu của tệp PDF")
         ) from None
 
 
@@ -301,7 +323,11 @@ def _sign_into(
     original_size = _copy_hashing(source, work, digest)
     if original_size == 0:
         raise UnreadablePdfError("tệp đầu vào rỗng")
-    writer = _open_writer(work)
+    try:
+        writer = _open_writer(work)
+    except EncryptedPdfError:
+        writer, plain = _open_decrypted(work)
+        digest, original_size = hashlib.sha256(plain), len(plain)
     field_name = options.field_name or _free_field_name(writer)
     stamp_style, field_spec = _visible(writer, work, field_name, credential, options)
 
@@ -335,14 +361,15 @@ def _sign_into(
             raise TrustServiceError(
                 f"dịch vụ cấp dấu thời gian {options.tsa_url} báo lỗi: {_describe(error)}"
             ) from None
-        raise SigningError(f"ký số không thành công: {_describe(error)}") from None
+        raise SigningError(signing_error_message(error)) from None
     except (PathError, ValidationError) as error:
         # Raised while collecting revocation data for the signatures already present.
         raise SigningError(
-            f"không xác minh được chứng thư số của chữ ký đã có trong văn bản: {_describe(error)}"
+            "không xác minh được chứng thư số của chữ ký đã có trong văn bản "
+            f"(chi tiết: {describe(error)})"
         ) from None
     except (PdfError, ValueError, KeyError, TypeError) as error:
-        raise UnreadablePdfError(f"không ký được tệp PDF: {_describe(error)}") from None
+        raise UnreadablePdfError(pdf_error_message(error, "tệp PDF để ký")) from None
 
     # Incremental updates only append, so the input's hash state extends to the whole output.
     work.seek(original_size)

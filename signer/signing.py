@@ -39,6 +39,7 @@ from signer.errors import (
     UnreadablePdfError,
 )
 from signer.files import temp_beside
+from signer.hybrid import admit_hybrid_or_refuse
 from signer.messages import ENCRYPTED, describe, pdf_error_message, signing_error_message
 
 __all__ = ["Level", "SignOptions", "SignResult", "sign_pdf"]
@@ -189,6 +190,7 @@ def _open_writer(work: IO[bytes]) -> IncrementalPdfFileWriter:
         writer = IncrementalPdfFileWriter(work, strict=True)
         if writer.prev.encrypted:
             raise EncryptedPdfError(ENCRYPTED)
+        admit_hybrid_or_refuse(writer.prev)  # a Word or Excel export, if its views agree
         writer.root["/Pages"]  # a PDF without a page tree is not a document
     except SignerError:
         raise

@@ -81,13 +81,17 @@ def sign(
     field: str = "Signature1",
     certify: bool = False,
     docmdp: MDPPerm | None = None,
+    strict: bool = True,
 ) -> bytes:
-    """Sign (approval, or certification with a DocMDP level) with plain pyHanko."""
+    """Sign (approval, or certification with a DocMDP level) with plain pyHanko.
+
+    ``strict=False`` is how pyHanko signs hybrid-reference files, which it refuses when strict.
+    """
     meta = signers.PdfSignatureMetadata(
         field_name=field, certify=certify, docmdp_permissions=docmdp or MDPPerm.FILL_FORMS
     )
     out = io.BytesIO()
-    writer = IncrementalPdfFileWriter(io.BytesIO(pdf))
+    writer = IncrementalPdfFileWriter(io.BytesIO(pdf), strict=strict)
     signers.sign_pdf(writer, meta, signer=signer, output=out, bytes_reserved=RESERVED)
     return out.getvalue()
 

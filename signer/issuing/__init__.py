@@ -39,7 +39,7 @@ from signer.errors import (
 )
 from signer.fields import NUMBER_FIELD
 from signer.files import write_atomically
-from signer.hybrid import admit_hybrid_or_refuse
+from signer.hybrid import admit_hybrid_or_refuse, refuse_inconsistent_hybrid
 from signer.issuing.blanks import (
     Blank,
     IssueBlanks,
@@ -146,6 +146,7 @@ def prepare_draft(
         raise UnreadablePdfError(f"không đọc được {os.fspath(source)}: {error.strerror}") from None
     if not data.startswith(b"%PDF-"):
         raise UnreadablePdfError("tệp đầu vào không phải PDF (thiếu phần đầu %PDF-)")
+    refuse_inconsistent_hybrid(data)  # before the page is read: the two views may differ
     data = decrypt_unsigned(data)
     if blanks is None:
         blanks = place_issue_blanks(data, given) if given else find_issue_blanks(data)

@@ -94,15 +94,21 @@ def tail_problem(reader: PdfFileReader, size: int) -> str | None:
     return None
 
 
-def revision_problems(reader: PdfFileReader) -> list[str]:
-    """Problems with incremental updates: an empty cross-reference section, hybrid sections."""
+def revision_problems(reader: PdfFileReader, last_signed_revision: int | None) -> list[str]:
+    """Problems with incremental updates: an empty cross-reference section no signature covers.
+
+    Some tools save an update that changes nothing between two signatures; the later signature
+    covers it, and it changes nothing, so it is harmless. After the last signature (or document
+    timestamp) such an update is an unsigned addition, which is how some forgeries hide a broken
+    cross-reference section: that still fails. Hybrid-reference files are judged by
+    signer/hybrid.py.
+    """
     problems = []
     xrefs = reader.xrefs
-    for revision in range(1, xrefs.total_revisions):
+    first = 1 if last_signed_revision is None else max(1, last_signed_revision + 1)
+    for revision in range(first, xrefs.total_revisions):
         if not xrefs.explicit_refs_in_revision(revision):
             problems.append(f"revision {revision + 1} has an empty cross-reference section")
-    if xrefs.hybrid_xrefs_present:
-        problems.append("the file uses hybrid cross-reference sections")
     return problems
 
 

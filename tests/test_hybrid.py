@@ -1,0 +1,315 @@
+"""Hybrid-reference files, what Microsoft Word and Excel export: signed, issued and verified.
+
+They are accepted only where a reader of classic tables and a reader of cross-reference streams
+see the same document (signer/hybrid.py); the shadow variants of tests/hybrid.py, and hybrid
+updates appended after a signature, must fail with a reason naming the difference.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+import struct
+import subprocess
+import zlib
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from pyhanko.pdf_utils.reader import PdfFileReader
+from pyhanko.pdf_utils.xref import XRefSectionType
+from pyhanko.sign import signers
+
+from signer.appearance import Appearance, dev_image_path, load_image
+from signer.credentials import Credential, load_credential
+from signer.devpki import DEV_PASSPHRASE, DEV_TSA_URL, dev_p12_path
+from signer.errors import UnreadablePdfError
+from signer.hybrid import check_hybrid
+from signer.issuing import InMemoryCounter, issue_document, prepare_draft
+from signer.signing import SignOptions, sign_pdf
+from signer.trust import load_trust
+from signer.verification import VerificationReport, verify_pdf
+from tests import attacks
+from tests.hybrid import make_hybrid
+
+ISSUED_AT = datetime(2026, 11, 27, 2, 15, tzinfo=UTC)
+
+
+@pytest.fixture(scope="module")
+def hybrid(sample_pdf: Path) -> bytes:
+    return make_hybrid(sample_pdf.read_bytes())
+
+
+@pytest.fixture(scope="module")
+def tpd() -> signers.SimpleSigner:
+    return attacks.load_p12_signer(dev_p12_path("agency-tpd"), DEV_PASSPHRASE)
+
+
+@pytest.fixture(scope="module")
+def chairman() -> signers.SimpleSigner:
+    return attacks.load_p12_signer(dev_p12_path("official-tpd-chutich"), DEV_PASSPHRASE)
+
+
+@pytest.fixture(scope="module")
+def official() -> Credential:
+    return load_credential(dev_p12_path("official-tpd-phochutich"), DEV_PASSPHRASE)
+
+
+@pytest.fixture(scope="module")
+def agency() -> Credential:
+    return load_credential(dev_p12_path("agency-tpd"), DEV_PASSPHRASE)
+
+
+def verify(data: bytes | Path) -> VerificationReport:
+    return verify_pdf(data, trust=load_trust(development=True), offline=True)
+
+
+def assert_passed(report: VerificationReport, signatures: int) -> None:
+    detail = report.to_dict()
+    assert report.verdict == "passed", detail
+    assert report.modified_after_signing is False, detail
+    assert len([s for s in report.signatures if s.kind == "signature"]) == signatures, detail
+    assert all(s.verdict == "passed" for s in report.signatures), detail
+
+
+def assert_hybrid_failure(report: VerificationReport, *words: str) -> None:
+    detail = report.to_dict()
+    assert report.verdict == "failed", detail
+    assert report.reason.startswith("Hybrid file: "), detail
+    assert all(word in report.reason for word in words), detail
+    assert report.modified_after_signing is True, detail
+
+
+def test_the_generated_file_is_hybrid_as_office_writes_it(hybrid: bytes, tmp_path: Path) -> None:
+    reader = PdfFileReader(io.BytesIO(hybrid), strict=True)
+    xrefs = reader.xrefs
+    assert xrefs.total_revisions == 2
+    assert xrefs.get_xref_container_info(1).xref_section_type == XRefSectionType.HYBRID_MAIN
+    assert not xrefs.get_xref_data(1).standard_xrefs  # the update's table is "xref 0 0"
+    hidden = xrefs.get_xref_data(1).hybrid
+    assert hidden is not None and hidden.xref_data.xrefs_in_objstm
+    # The structure tree is a free placeholder in the classic table, in an object stream for
+    # modern readers; the pages are in the classic table.
+    tree = reader.root.raw_get("/StructTreeRoot").reference
+    assert tree.idnum in xrefs.get_xref_data(0).freed
+    assert reader.root["/StructTreeRoot"]["/Type"] == "/StructTreeRoot"
+    assert check_hybrid(reader) is None
+    (tmp_path / "hybrid.pdf").write_bytes(hybrid)
+    qpdf = subprocess.run(
+        ["qpdf", "--check", str(tmp_path / "hybrid.pdf")], capture_output=True, timeout=60
+    )
+    assert qpdf.returncode == 0, qpdf.stdout + qpdf.stderr
+
+
+# --- our own output: draft, official, issue ---------------------------------------------------
+
+
+def test_issue_of_a_hybrid_document_passes_here_and_in_pdfsig(
+    hybrid: bytes,
+    tmp_path: Path,
+    official: Credential,
+    agency: Credential,
+    dev_services: str,
+    nss_db: str,
+) -> None:
+    source = tmp_path / "word-export.pdf"
+    source.write_bytes(hybrid)
+    draft, signed, issued = tmp_path / "draft.pdf", tmp_path / "signed.pdf", tmp_path / "issued.pdf"
+    prepare_draft(source, draft)
+    sign_pdf(
+        draft,
+        signed,
+        official,
+        SignOptions(
+            level="b-t",
+            tsa_url=DEV_TSA_URL,
+            field_name="ChuKyLanhDao",
+            appearance=Appearance(
+                "official", image=load_image(dev_image_path("official-tpd-phochutich"))
+            ),
+        ),
+    )
+    assert_passed(verify(signed), 1)
+    issue_document(
+        signed,
+        issued,
+        agency,
+        InMemoryCounter(),
+        SignOptions(
+            level="b-lt",
+            tsa_url=DEV_TSA_URL,
+            trust_roots=load_trust(development=True).roots,
+            field_name="ChuKyCoQuan",
+            appearance=Appearance("agency", image=load_image(dev_image_path("agency-tpd"))),
+        ),
+        now=ISSUED_AT,
+    )
+    data = issued.read_bytes()
+    assert data.startswith(hybrid)  # every step only appended
+    report = verify(issued)
+    assert_passed(report, 2)
+    by_field = {s.field: s for s in report.signatures}
+    assert by_field["ChuKyLanhDao"].modifications == "form_filling"
+
+    pdfsig = subprocess.run(
+        ["pdfsig", "-nssdir", nss_db, str(issued)], capture_output=True, text=True, timeout=60
+    )
+    assert pdfsig.stdout.count("Signature is Valid.") == 2, pdfsig.stdout
+    assert pdfsig.stdout.count("Certificate is Trusted.") == 2, pdfsig.stdout
+    text = subprocess.run(
+        ["pdftotext", "-l", "1", "-layout", str(issued), "-"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert "Số: 01 /" in " ".join(text.split())
+
+
+def test_our_b_lta_signature_of_a_hybrid_passes(
+    hybrid: bytes, agency: Credential, dev_services: str
+) -> None:
+    out = io.BytesIO()
+    sign_pdf(
+        io.BytesIO(hybrid),
+        out,
+        agency,
+        SignOptions(
+            level="b-lta", tsa_url=DEV_TSA_URL, trust_roots=load_trust(development=True).roots
+        ),
+    )
+    report = verify(out.getvalue())
+    assert_passed(report, 1)
+    assert report.signatures[0].pades_level == "B-LTA"
+
+
+# --- signed by another tool (pyHanko with its defaults) -----------------------------------------
+
+
+def test_hybrid_signed_twice_by_another_tool_passes(
+    hybrid: bytes, chairman: signers.SimpleSigner, tpd: signers.SimpleSigner, nss_db: str
+) -> None:
+    once = attacks.sign(hybrid, chairman, strict=False)
+    assert_passed(verify(once), 1)
+    twice = attacks.sign(once, tpd, field="Signature2", strict=False)
+    report = verify(twice)
+    assert_passed(report, 2)
+    assert [s.field for s in report.signatures] == ["Signature1", "Signature2"]
+    assert report.signatures[-1].coverage == "entire_file"
+
+
+def test_b_lta_by_another_tool_on_a_hybrid_passes(
+    hybrid: bytes, tpd: signers.SimpleSigner, dev_services: str
+) -> None:
+    data = attacks.sign_b_lta(hybrid, tpd, DEV_TSA_URL, load_trust(development=True).roots)
+    report = verify(data)
+    assert_passed(report, 1)
+    assert [s.kind for s in report.signatures] == ["signature", "document_timestamp"]
+    assert report.signatures[0].pades_level == "B-LTA"
+
+
+# --- shadow hybrids: the two views differ -------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("shadow", "words"),
+    [
+        ("redeclared", ("in the cross-reference table but at offset", "in /XRefStm")),
+        ("hidden-content", ("/Pages /Kids[0] /Contents[1]", "only in /XRefStm")),
+    ],
+)
+def test_a_shadow_hybrid_fails_with_the_difference_named(
+    sample_pdf: Path, tpd: signers.SimpleSigner, shadow: str, words: tuple[str, ...]
+) -> None:
+    forged = make_hybrid(sample_pdf.read_bytes(), shadow=shadow)  # type: ignore[arg-type]
+    report = verify(attacks.sign(forged, tpd, strict=False))
+    assert_hybrid_failure(report, *words)
+    (signature,) = report.signatures
+    assert signature.verdict == "failed"
+
+
+@pytest.mark.parametrize("shadow", ["redeclared", "hidden-content"])
+def test_a_shadow_hybrid_is_neither_prepared_nor_signed(
+    sample_pdf: Path, tmp_path: Path, agency: Credential, shadow: str
+) -> None:
+    source = tmp_path / "shadow.pdf"
+    source.write_bytes(make_hybrid(sample_pdf.read_bytes(), shadow=shadow))  # type: ignore[arg-type]
+    with pytest.raises(UnreadablePdfError, match=r"kiểu lai .* không khớp nhau"):
+        prepare_draft(source, tmp_path / "draft.pdf")
+    with pytest.raises(UnreadablePdfError, match=r"kiểu lai .* không khớp nhau"):
+        sign_pdf(source, tmp_path / "signed.pdf", agency)
+    assert not (tmp_path / "draft.pdf").exists() and not (tmp_path / "signed.pdf").exists()
+
+
+def _companion_update(pdf: bytes, objects: dict[int, bytes], *, stream_after_table: bool) -> bytes:
+    """Append Word's kind of update: ``xref 0 0`` and a trailer naming a new /XRefStm stream.
+
+    The stream lists ``objects`` (written raw, as type 1 entries), which a reader of classic
+    tables never sees. ``stream_after_table`` puts the stream after the table that names it.
+    """
+    reader = PdfFileReader(io.BytesIO(pdf), strict=False)
+    size = int(reader.trailer["/Size"])
+    startxref = int(re.findall(rb"startxref\s+(\d+)", pdf)[-1])
+    root = reader.trailer.raw_get("/Root").reference
+    out = bytearray(pdf if pdf.endswith(b"\n") else pdf + b"\n")
+    offsets = {}
+    for number, body in objects.items():
+        offsets[number] = len(out)
+        out += b"%d 0 obj\n%s\nendobj\n" % (number, body)
+
+    def companion() -> bytes:
+        rows = b"".join(struct.pack(">BIH", 1, offsets[n], 0) for n in sorted(offsets))
+        index = b" ".join(b"%d 1" % n for n in sorted(offsets))
+        data = zlib.compress(rows)
+        return (
+            b"%d 0 obj\n<< /Type /XRef /Size %d /W [1 4 2] /Index [%s] /Filter /FlateDecode "
+            b"/Length %d >>\nstream\n%s\nendstream\nendobj\n"
+        ) % (size, size, index, len(data), data)
+
+    def trailer(stream_at: int) -> bytes:
+        return b"xref\n0 0\ntrailer\n<< /Size %d /Root %d 0 R /Prev %d /XRefStm %010d >>\n" % (
+            size + 1,
+            root.idnum,
+            startxref,
+            stream_at,
+        )
+
+    if stream_after_table:
+        table_at = len(out)
+        stream_at = table_at + len(trailer(0))
+        out += trailer(stream_at) + companion()
+    else:
+        stream_at = len(out)
+        out += companion()
+        table_at = len(out)
+        out += trailer(stream_at)
+    out += b"startxref\n%d\n%%%%EOF\n" % table_at
+    return bytes(out)
+
+
+def _page_content_number(pdf: bytes) -> int:
+    page = PdfFileReader(io.BytesIO(pdf), strict=False).root["/Pages"]["/Kids"][0]
+    return int(page.raw_get("/Contents").idnum)
+
+
+def test_a_hybrid_update_after_signing_that_redefines_a_page_for_modern_readers_fails(
+    hybrid: bytes, tpd: signers.SimpleSigner
+) -> None:
+    """The signed revision is consistent; the appended /XRefStm stream swaps page 1's content."""
+    signed = attacks.sign(hybrid, tpd, strict=False)
+    content = _page_content_number(signed)
+    forged = b"<< /Length %d >>\nstream\n%s\nendstream" % (
+        len(attacks.FORGED_TEXT),
+        attacks.FORGED_TEXT,
+    )
+    report = verify(_companion_update(signed, {content: forged}, stream_after_table=False))
+    assert_hybrid_failure(report, f"object {content} is at offset")
+    assert report.signatures[0].verdict == "failed"
+
+
+def test_an_xrefstm_after_the_table_that_names_it_fails(
+    hybrid: bytes, tpd: signers.SimpleSigner
+) -> None:
+    signed = attacks.sign(hybrid, tpd, strict=False)
+    note = b"<< /Type /Annot /Subtype /Text /Rect [0 0 10 10] /Contents (x) >>"
+    report = verify(_companion_update(signed, {900: note}, stream_after_table=True))
+    assert_hybrid_failure(report, "does not lie before the table that names it")

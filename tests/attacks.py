@@ -99,11 +99,17 @@ def sign(
 def sign_b_lta(
     pdf: bytes, signer: signers.Signer, tsa_url: str, roots: Sequence[asn1_x509.Certificate]
 ) -> bytes:
-    """Sign at PAdES B-LTA with pyHanko itself: timestamp, revocation data, document timestamp."""
-    from pyhanko.sign.timestamps import HTTPTimeStamper
-    from pyhanko_certvalidator import ValidationContext
+    """Sign at PAdES B-LTA with pyHanko itself: timestamp, revocation data, document timestamp.
 
-    context = ValidationContext(trust_roots=list(roots), allow_fetching=True)
+    Requests for the development services go where the run's services are (tests/devservices).
+    """
+    from pyhanko.sign.timestamps import HTTPTimeStamper
+
+    from signer.devpki import relocated_dev_url
+    from tests.devservices import fetching_context
+
+    context = fetching_context(roots)
+    tsa_url = relocated_dev_url(tsa_url)
     meta = signers.PdfSignatureMetadata(
         field_name="Signature1",
         subfilter=fields.SigSeedSubFilter.PADES,
@@ -241,8 +247,16 @@ COVER = b"q 1 1 1 rg 60 400 470 60 re f Q "
 # --- preparation before signing (what a forger plants in the document he asks someone to sign) --
 
 
-def add_text_field(pdf: bytes, name: str = "SoTien", value: str = "100.000 dong") -> bytes:
-    """Add a filled text field with its appearance on page 1."""
+def add_text_field(
+    pdf: bytes,
+    name: str = "SoTien",
+    value: str = "100.000 dong",
+    *,
+    rect: tuple[float, float, float, float] = (72, 380, 300, 400),
+    flags: int = 4,
+    field_flags: int = 0,
+) -> bytes:
+    """Add a text field (filled unless ``value`` is empty) with its appearance on page 1."""
     w = _writer(pdf)
     page_ref, page = _first_page(w)
     helv = w.add_object(
@@ -262,26 +276,38 @@ def add_text_field(pdf: bytes, name: str = "SoTien", value: str = "100.000 dong"
             pdf_name("/DA"): pdf_string("/Helv 12 Tf 0 g"),
             pdf_name("/Type"): pdf_name("/Annot"),
             pdf_name("/Subtype"): pdf_name("/Widget"),
-            pdf_name("/F"): generic.NumberObject(4),
+            pdf_name("/F"): generic.NumberObject(flags),
+            pdf_name("/Ff"): generic.NumberObject(field_flags),
             pdf_name("/P"): page_ref,
-            pdf_name("/Rect"): generic.ArrayObject(map(generic.NumberObject, (72, 380, 300, 400))),
+            pdf_name("/Rect"): generic.ArrayObject(map(generic.FloatObject, rect)),
             pdf_name("/AP"): generic.DictionaryObject(
                 {pdf_name("/N"): w.add_object(_text_appearance(helv, value))}
             ),
         }
     )
     field_ref = w.add_object(field)
-    page[pdf_name("/Annots")] = generic.ArrayObject([field_ref])
-    w.update_container(page)
-    w.root[pdf_name("/AcroForm")] = generic.DictionaryObject(
-        {
-            pdf_name("/Fields"): generic.ArrayObject([field_ref]),
-            pdf_name("/DR"): generic.DictionaryObject(
-                {pdf_name("/Font"): generic.DictionaryObject({pdf_name("/Helv"): helv})}
-            ),
-        }
-    )
-    w.update_root()
+    annots = page.get("/Annots")
+    if annots is None:
+        page[pdf_name("/Annots")] = generic.ArrayObject([field_ref])
+        w.update_container(page)
+    else:
+        annots.get_object().append(field_ref)
+        w.update_container(annots)
+    form = w.root.get("/AcroForm")
+    if form is None:
+        w.root[pdf_name("/AcroForm")] = generic.DictionaryObject(
+            {
+                pdf_name("/Fields"): generic.ArrayObject([field_ref]),
+                pdf_name("/DR"): generic.DictionaryObject(
+                    {pdf_name("/Font"): generic.DictionaryObject({pdf_name("/Helv"): helv})}
+                ),
+            }
+        )
+        w.update_root()
+    else:
+        form = form.get_object()
+        form["/Fields"].append(field_ref)
+        w.update_container(form["/Fields"])
     return _written(w)
 
 
@@ -438,13 +464,28 @@ def swap_font(pdf: bytes, planted: PlantedDocument) -> bytes:
     return _written(w)
 
 
-def fill_text_field(pdf: bytes, name: str = "SoTien", value: str = "900.000.000 dong") -> bytes:
-    """Shadow "replace" on a form: the field's value and appearance changed after signing."""
+def fill_text_field(
+    pdf: bytes,
+    name: str = "SoTien",
+    value: str = "900.000.000 dong",
+    *,
+    rect: tuple[float, float, float, float] | None = None,
+    flags: int | None = None,
+) -> bytes:
+    """Shadow "replace" on a form: the field's value and appearance changed after signing.
+
+    Filling a blank field is what any form-filling tool does; ``rect`` also moves the widget,
+    ``flags`` sets its annotation flags (e.g. 4 to show a hidden one).
+    """
     w = _writer(pdf)
     for ref in w.root["/AcroForm"]["/Fields"]:
         field = ref.get_object()
         if field["/T"] == name:
             field[pdf_name("/V")] = pdf_string(value)
+            if rect is not None:
+                field[pdf_name("/Rect")] = generic.ArrayObject(map(generic.FloatObject, rect))
+            if flags is not None:
+                field[pdf_name("/F")] = generic.NumberObject(flags)
             font = field["/AP"]["/N"]["/Resources"]["/Font"].raw_get("/Helv")
             field["/AP"] = generic.DictionaryObject(
                 {pdf_name("/N"): w.add_object(_text_appearance(font, value))}

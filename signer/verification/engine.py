@@ -44,6 +44,7 @@ from pyhanko_certvalidator import ValidationContext
 from pyhanko_certvalidator.registry import SimpleTrustManager
 
 from signer.trust import TrustSettings
+from signer.verification.certified_fill import CertifiedFormFillRule
 from signer.verification.model import Modifications
 from signer.verification.revocation import (
     RevocationOutcome,
@@ -63,7 +64,9 @@ for _name in ("pyhanko", "pyhanko_certvalidator"):
         _logger.setLevel(logging.ERROR)
 
 # pyHanko's default policy, with GenericFieldModificationRule narrowed to the issue workflow's
-# blanks (signer/fields.py): after a signature only signature fields and those may be filled.
+# blanks (signer/fields.py): after a signature only signature fields and those may be filled,
+# and blank text fields where the document's certification permits form filling
+# (certified_fill.py).
 STRICT_DIFF_POLICY = StandardDiffPolicy(
     global_rules=[
         CatalogModificationRule(),  # type: ignore[no-untyped-call]
@@ -80,6 +83,7 @@ STRICT_DIFF_POLICY = StandardDiffPolicy(
             SigFieldCreationRule(),  # type: ignore[no-untyped-call]
             SigFieldModificationRule(),
             WorkflowFieldFillRule(),
+            CertifiedFormFillRule(),
         ]
     ),
 )

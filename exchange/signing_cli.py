@@ -185,7 +185,33 @@ def sign_command(source: Path, **params: Any) -> None:
     )
 
 
-@click.command("prepare")
+def _box(ctx: click.Context, param: click.Parameter, value: str | None) -> Any:
+    """A blank's box on page 1 from "x,y,width,height" (points, from the lower-left corner)."""
+    from signer.issuing.blanks import parse_box
+
+    if value is None:
+        return None
+    try:
+        return parse_box(value)
+    except ValueError as error:
+        raise click.BadParameter(str(error), ctx, param) from None
+
+
+BOX_HELP = (
+    "Vị trí ô {what} trên trang 1, khi không tự tìm được (văn bản quét, bố cục khác thể thức): "
+    "x,y,rộng,cao tính bằng point (1/72 inch) từ góc dưới bên trái trang."
+)
+
+
+@click.command(
+    "prepare",
+    epilog=(
+        "Vị trí nhập tay: xuất trang 1 thành ảnh 72 dpi (pdftoppm -r 72 -png -f 1 -l 1 "
+        "van-ban.pdf trang), khi đó 1 điểm ảnh = 1 point; đo trên ảnh chỗ trống cần điền: "
+        "x là khoảng cách từ mép trái, y = chiều cao trang - khoảng cách từ mép trên đến cạnh "
+        "dưới của ô. Ô không được đè lên chữ in sẵn; rộng 6 đến 72, cao 6 đến 24 point."
+    ),
+)
 @click.argument("source", type=click.Path(dir_okay=False, path_type=Path))
 @click.option(
     "-o",
@@ -194,16 +220,43 @@ def sign_command(source: Path, **params: Any) -> None:
     type=click.Path(dir_okay=False, path_type=Path),
     help="Dự thảo đã chuẩn bị, để lãnh đạo ký.",
 )
+@click.option(
+    "--number-box", metavar="X,Y,RỘNG,CAO", callback=_box, help=BOX_HELP.format(what="số")
+)
+@click.option("--day-box", metavar="X,Y,RỘNG,CAO", callback=_box, help=BOX_HELP.format(what="ngày"))
+@click.option(
+    "--month-box", metavar="X,Y,RỘNG,CAO", callback=_box, help=BOX_HELP.format(what="tháng")
+)
 @friendly_errors
-def prepare_command(source: Path, output: Path) -> None:
-    """Chuẩn bị dự thảo: thêm ô trống cho số và ngày ban hành, trước khi lãnh đạo ký."""
+def prepare_command(source: Path, output: Path, **boxes: Any) -> None:
+    """Chuẩn bị dự thảo: thêm ô trống cho số và ngày ban hành, trước khi lãnh đạo ký.
+
+    Chỗ trống được tìm trên trang 1 (dòng "Số:   /…" và "ngày   tháng   năm"); với văn bản
+    quét hoặc bố cục khác, hãy chỉ rõ vị trí bằng --number-box, --day-box, --month-box.
+    Tệp PDF chỉ đặt mật khẩu chủ sở hữu (mở được không cần mật khẩu) được ghi lại không mã hóa.
+    """
+    from signer.errors import BlanksNotFoundError
+    from signer.fields import DAY_FIELD, MONTH_FIELD, NUMBER_FIELD
     from signer.issuing import prepare_draft
 
-    blanks = prepare_draft(source, output)
-    found = ["số"] + [
-        name for name, blank in (("ngày", blanks.day), ("tháng", blanks.month)) if blank is not None
-    ]
-    click.echo(f"Đã chuẩn bị {output}: ô trống cho {', '.join(found)} trên trang 1")
+    fields = {"number_box": NUMBER_FIELD, "day_box": DAY_FIELD, "month_box": MONTH_FIELD}
+    given = {fields[option]: box for option, box in boxes.items() if box is not None}
+    try:
+        blanks = prepare_draft(source, output, given=given or None)
+    except BlanksNotFoundError as error:
+        fail(f"{error} bằng --number-box, --day-box, --month-box (xem congvan prepare --help)")
+    labels = {NUMBER_FIELD: "số", DAY_FIELD: "ngày", MONTH_FIELD: "tháng"}
+    found = [labels[name] for name, _ in blanks.items()]
+    by_hand = [labels[name] for name, _ in blanks.items() if name in blanks.by_hand]
+    note = f" (đặt theo vị trí nhập tay: {', '.join(by_hand)})" if by_hand else ""
+    click.echo(f"Đã chuẩn bị {output}: ô trống cho {', '.join(found)} trên trang 1{note}")
+    missing = [label for name, label in labels.items() if name not in dict(blanks.items())]
+    if missing:
+        click.echo(
+            f"Lưu ý: không có ô cho {', '.join(missing)}: khi ban hành sẽ không điền "
+            f"{', '.join(missing)} (dùng --day-box, --month-box để chỉ rõ vị trí)",
+            err=True,
+        )
 
 
 @click.command("issue")

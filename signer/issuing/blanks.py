@@ -11,6 +11,7 @@ rule (signer/verification/issue_fields.py).
 from __future__ import annotations
 
 import io
+import math
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -220,6 +221,24 @@ def given_blank(x: float, y: float, width: float, height: float) -> Blank:
     return Blank(x, y, x + width, y + height, size)
 
 
+BOX_FORMAT = (
+    "x,y,rộng,cao: bốn số đo bằng point (1/72 inch), dấu chấm thập phân, tính từ góc dưới "
+    "bên trái trang 1, ví dụ 129.6,697.5,23,15.6"
+)
+
+
+def parse_box(text: str) -> Blank:
+    """A blank given as "x,y,width,height" in points; ValueError (in Vietnamese) otherwise."""
+    parts = [part.strip() for part in text.split(",")]
+    try:
+        x, y, width, height = (float(part) for part in parts)
+    except ValueError:
+        raise ValueError(f"vị trí ô viết theo dạng {BOX_FORMAT}") from None
+    if not all(math.isfinite(v) for v in (x, y, width, height)) or width <= 0 or height <= 0:
+        raise ValueError(f"vị trí ô viết theo dạng {BOX_FORMAT}; rộng và cao phải lớn hơn 0")
+    return given_blank(x, y, width, height)
+
+
 def _problem(page: PageBlanks, name: str, blank: Blank) -> str | None:
     """Why a hand-placed ``blank`` for field ``name`` cannot be used, in Vietnamese; or None."""
     width, height = blank.x2 - blank.x1, blank.y2 - blank.y1
@@ -232,6 +251,9 @@ def _problem(page: PageBlanks, name: str, blank: Blank) -> str | None:
         )
     if not page.on_page(blank):
         return "ô nằm ngoài trang 1"
+    covered = page.covered_text(blank)
+    if covered:
+        return f'ô đè lên chữ in sẵn "{covered[:40]}": số và ngày chỉ được điền vào chỗ trống'
     printed = page.found().get(name)
     if printed is not None and printed != blank:
         return (
@@ -239,9 +261,6 @@ def _problem(page: PageBlanks, name: str, blank: Blank) -> str | None:
             f"{printed.x1:.1f}, {printed.y1:.1f} (rộng {printed.x2 - printed.x1:.1f}, "
             f"cao {printed.y2 - printed.y1:.1f}): bỏ vị trí nhập tay để dùng chỗ trống đó"
         )
-    covered = page.covered_text(blank)
-    if covered:
-        return f'ô đè lên chữ in sẵn "{covered[:40]}": số và ngày chỉ được điền vào chỗ trống'
     return None
 
 

@@ -329,3 +329,27 @@ def test_configured_rectangle_is_the_fallback(tmp_path: Path) -> None:
     (widget,) = _widgets(out, 0)
     assert widget.x >= 300 and widget.right <= 500 and widget.y >= 100 and widget.top <= 190
     assert widget.center_x == pytest.approx(400, abs=0.5)
+
+
+def test_details_are_never_cut_off_in_a_narrow_gap() -> None:
+    """A short gap shrinks the signature image; its three lines of details still fit whole."""
+    from signer.appearance.drawing import DETAILS_MIN_SIZE, official_drawing, official_rects
+    from signer.appearance.resources import serif_font
+
+    font = serif_font()
+    image = load_image(dev_image_path("official-tpd-phochutich"))
+    details = (
+        "Ký bởi: Trần Thị Hồng Nhung",
+        "Cơ quan: Ủy ban nhân dân huyện Tân Phú Đông",
+        "Thời gian: 27/11/2026 09:15:00 +07:00",
+    )
+    gap = Rect(330, 500, 200, 58)  # what a scanned page left between title and name
+    rect = official_rects(gap, gap.center_x, image.width, image.height)
+    drawing = official_drawing(0, rect, image, font, details)
+    assert drawing.rect.center_x == pytest.approx(rect.center_x)
+    assert drawing.image_rect is not None
+    assert drawing.image_rect.width == pytest.approx(rect.width)  # the image keeps its size
+    for run in drawing.runs:
+        assert run.size >= DETAILS_MIN_SIZE
+        assert run.x >= 0
+        assert run.x + font.width(run.text, run.size) <= drawing.rect.width + 1e-6

@@ -163,13 +163,23 @@ def official_image_rect(widget: Rect) -> Rect:
 def official_drawing(
     page: int, rect: Rect, image: PreparedImage, font: PreparedFont, details: tuple[str, ...]
 ) -> Drawing:
-    """The official's signature image over the details band, both fitted to ``rect``."""
+    """The official's signature image over the details band, both fitted to ``rect``.
+
+    The details shrink to DETAILS_MIN_SIZE for a narrow image; beyond that the widget widens
+    around the image (kept at its size, centred) so that no line of the details is cut off.
+    """
     size = DETAILS_SIZE
     widest = max(font.width(line, 1.0) for line in details)
     if widest * size > rect.width:
         size = max(DETAILS_MIN_SIZE, rect.width / widest)
+    image_width = rect.width
+    needed = widest * size + 2 * GAP_PADDING
+    if needed > rect.width:
+        rect = Rect(rect.center_x - needed / 2, rect.y, needed, rect.height)
     runs = text_block(font, details, size, rect.width, "center")
-    image_rect = Rect(0, DETAILS_HEIGHT, rect.width, rect.height - DETAILS_HEIGHT)
+    image_rect = Rect(
+        (rect.width - image_width) / 2, DETAILS_HEIGHT, image_width, rect.height - DETAILS_HEIGHT
+    )
     return Drawing(page, rect, image=image, image_rect=image_rect, runs=runs, font=font)
 
 

@@ -186,7 +186,7 @@ def test_our_b_lta_signature_of_a_hybrid_passes(
 
 
 def test_hybrid_signed_twice_by_another_tool_passes(
-    hybrid: bytes, chairman: signers.SimpleSigner, tpd: signers.SimpleSigner, nss_db: str
+    hybrid: bytes, chairman: signers.SimpleSigner, tpd: signers.SimpleSigner
 ) -> None:
     once = attacks.sign(hybrid, chairman, strict=False)
     assert_passed(verify(once), 1)

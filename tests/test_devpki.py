@@ -179,9 +179,10 @@ def test_signing_certificates_key_usage_and_revocation_urls() -> None:
 
 
 def test_service_certificates() -> None:
-    tsa, responder = cert("tsa"), cert("ocsp")
-    tsa_eku = tsa.extensions.get_extension_for_class(x509.ExtendedKeyUsage)
-    assert tsa_eku.critical and list(tsa_eku.value) == [ExtendedKeyUsageOID.TIME_STAMPING]
+    responder = cert("ocsp")
+    for tsa_label in ("tsa", "bad-tsa-revoked"):
+        tsa_eku = cert(tsa_label).extensions.get_extension_for_class(x509.ExtendedKeyUsage)
+        assert tsa_eku.critical and list(tsa_eku.value) == [ExtendedKeyUsageOID.TIME_STAMPING]
     ocsp_eku = responder.extensions.get_extension_for_class(x509.ExtendedKeyUsage)
     assert list(ocsp_eku.value) == [ExtendedKeyUsageOID.OCSP_SIGNING]
     responder.extensions.get_extension_for_class(x509.OCSPNoCheck)
@@ -281,10 +282,11 @@ def test_crl_lists_revoked_certificate_and_is_signed_by_ca(dev_services: str) ->
     assert not crl.is_signature_valid(cert("vn-dev-root").public_key())  # type: ignore[arg-type]
     assert crl.last_update_utc <= NOW + timedelta(minutes=1)
     assert crl.next_update_utc is not None and crl.next_update_utc > NOW
-    revoked = crl.get_revoked_certificate_by_serial_number(cert("bad-revoked").serial_number)
-    assert revoked is not None
-    assert crl.get_revoked_certificate_by_serial_number(cert("agency-tpd").serial_number) is None
-    assert len(crl) == 1
+    listed = {entry.serial_number: entry.revocation_date_utc for entry in crl}
+    assert listed == {
+        cert("bad-revoked").serial_number: datetime(2025, 3, 1, tzinfo=UTC),
+        cert("bad-tsa-revoked").serial_number: datetime(2025, 6, 1, tzinfo=UTC),
+    }
     # The root's CRL exists too, so the intermediate's status can be checked.
     root_crl = x509.load_der_x509_crl(http_get(DEV_CRL_URL.replace("/ca/", "/root/")))
     assert root_crl.is_signature_valid(cert("vn-dev-root").public_key())  # type: ignore[arg-type]
@@ -321,6 +323,9 @@ def test_ocsp_good_and_revoked(dev_services: str, algorithm: hashes.HashAlgorith
     assert revoked.certificate_status == ocsp.OCSPCertStatus.REVOKED
     assert revoked.revocation_time_utc == datetime(2025, 3, 1, tzinfo=UTC)
     assert revoked.revocation_reason == x509.ReasonFlags.key_compromise
+    revoked_tsa = _ocsp("bad-tsa-revoked", algorithm)
+    assert revoked_tsa.certificate_status == ocsp.OCSPCertStatus.REVOKED
+    assert revoked_tsa.revocation_time_utc == datetime(2025, 6, 1, tzinfo=UTC)
 
 
 def test_ocsp_does_not_vouch_for_the_rogue_chain(dev_services: str) -> None:

@@ -36,6 +36,7 @@ CA_VALIDITY = ("2025-01-01T00:00:00+0000", "2045-01-01T00:00:00+0000")
 LEAF_VALIDITY = ("2025-01-01T00:00:00+0000", "2040-01-01T00:00:00+0000")
 EXPIRED_VALIDITY = ("2025-01-01T00:00:00+0000", "2025-07-01T00:00:00+0000")
 REVOKED_SINCE = "2025-03-01T00:00:00+0000"
+TSA_REVOKED_SINCE = "2025-06-01T00:00:00+0000"
 CRL_PERIOD = "P7D"
 
 
@@ -113,6 +114,8 @@ BAD_OFFICIALS = (
 
 CA_LABELS = ("vn-dev-root", "vn-dev-ca", "rogue-root")
 SERVICE_LABELS = ("tsa", "ocsp")
+# A second timestamping authority whose certificate is revoked (tests of timestamp revocation).
+REVOKED_TSA = "bad-tsa-revoked"
 ROGUE_AGENCY = "rogue-agency-tpd"
 
 
@@ -123,7 +126,7 @@ def key_types() -> dict[str, str]:
     types.update({o.label: o.key_type for o in (*OFFICIALS, *BAD_OFFICIALS)})
     # ECDSA for the services: certomancer re-reads the signing key for every answer, and an RSA
     # key costs ~55 ms to load against ~0.05 ms for P-256.
-    types.update({label: "ec" for label in SERVICE_LABELS})
+    types.update({label: "ec" for label in (*SERVICE_LABELS, REVOKED_TSA)})
     types[ROGUE_AGENCY] = "rsa"
     return types
 
@@ -169,6 +172,7 @@ def _entities() -> dict[str, dict[str, str]]:
         "vn-dev-ca": {**ca_base, "common-name": "congvan DEV Official-Use CA (DEVELOPMENT ONLY)"},
         "tsa": {**ca_base, "common-name": "congvan DEV Time Stamping Authority"},
         "ocsp": {**ca_base, "common-name": "congvan DEV OCSP Responder"},
+        REVOKED_TSA: {**ca_base, "common-name": "congvan DEV Time Stamping Authority (revoked)"},
     }
     # Same attributes as the real root: the point of the rogue chain is a name collision.
     entities["rogue-root"] = dict(entities["vn-dev-root"])
@@ -258,13 +262,18 @@ def _certs() -> dict[str, dict[str, Any]]:
         revocation={"revoked-since": REVOKED_SINCE, "reason": "key_compromise"},
     )
     leaf("bad-keyusage", [_key_usage("key_encipherment"), *REVOCATION_URLS])
-    leaf(
-        "tsa",
-        [
+    def tsa_extensions() -> list[dict[str, Any]]:
+        return [
             _key_usage("digital_signature", "non_repudiation"),
             {"id": "extended_key_usage", "critical": True, "value": ["time_stamping"]},
             *REVOCATION_URLS,
-        ],
+        ]
+
+    leaf("tsa", tsa_extensions())
+    leaf(
+        REVOKED_TSA,
+        tsa_extensions(),
+        revocation={"revoked-since": TSA_REVOKED_SINCE, "reason": "key_compromise"},
     )
     leaf(
         "ocsp",

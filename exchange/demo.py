@@ -1,21 +1,17 @@
 """`congvan demo`: sign the bundled sample with development certificates and verify it.
 
 The quick start's first command until the exchange service exists. It runs the development trust
-services in-process (unless they already run), so it works on a fresh machine with nothing else.
+services in-process (unless they already run; on a free port when another program holds 8790),
+so it works on a fresh machine with nothing else.
 """
 
 from __future__ import annotations
 
-import logging
-import threading
-import urllib.request
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import click
-from werkzeug.serving import make_server
 
+from exchange.dev_services import running_dev_services
 from signer.appearance import Appearance, dev_image_path, load_image
 from signer.credentials import load_credential
 from signer.devpki import DEV_PASSPHRASE, DEV_SERVICES_URL, DEV_TSA_URL, dev_p12_path
@@ -26,38 +22,6 @@ from signer.trust import load_trust
 from signer.verification import verify_pdf
 
 SAMPLE = Path(__file__).parent / "devdata" / "cong-van-cai-cach-hanh-chinh.pdf"
-DEV_HOST = "127.0.0.1"
-DEV_PORT = 8790
-
-
-def dev_services_running() -> bool:
-    """True when something already answers as the development trust services."""
-    try:
-        with urllib.request.urlopen(
-            f"{DEV_SERVICES_URL}/congvan-dev/crls/ca/latest.crl", timeout=2
-        ) as response:
-            return bool(response.status == 200)
-    except OSError:
-        return False
-
-
-@contextmanager
-def running_dev_services() -> Iterator[None]:
-    """Serve the development TSA, OCSP and CRL on 127.0.0.1:8790 for the duration of the block."""
-    if dev_services_running():
-        yield
-        return
-    from exchange.devpki import make_dev_pki_wsgi_app
-
-    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no access log in the demo's output
-    server = make_server(DEV_HOST, DEV_PORT, make_dev_pki_wsgi_app(), threaded=True)
-    thread = threading.Thread(target=server.serve_forever, name="dev-pki", daemon=True)
-    thread.start()
-    try:
-        yield
-    finally:
-        server.shutdown()
-        thread.join(timeout=5)
 
 
 @click.command("demo")
@@ -81,7 +45,9 @@ def demo_command(output_dir: Path) -> None:
     agency = load_credential(dev_p12_path("agency-tpd"), DEV_PASSPHRASE)
     # The demo numbers from 01 each run: it shows the workflow, it keeps no register.
     numbers = InMemoryCounter()
-    with running_dev_services():
+    with running_dev_services() as services:
+        if services != DEV_SERVICES_URL:
+            click.echo(f"Dịch vụ tin cậy phát triển: {services}")
         click.echo(f"Văn bản mẫu: {SAMPLE.name}")
         prepare_draft(SAMPLE, draft)
         click.echo(f"0. Dự thảo đã chuẩn bị ô số và ngày ban hành: {draft}")

@@ -13,11 +13,21 @@ from datetime import datetime
 from pathlib import Path
 from types import FrameType, ModuleType
 from typing import Any, NoReturn
+from urllib.parse import urlsplit
 
 import click
 import yaml  # type: ignore[import-untyped]
 
-from signer.devpki import DEV_ARCH, DEV_CONFIG_FILE, DEV_HOST, DEV_PKI_DIR, DEV_PORT
+from signer.devpki import (
+    DEV_ARCH,
+    DEV_CONFIG_FILE,
+    DEV_HOST,
+    DEV_PKI_DIR,
+    DEV_PORT,
+    DEV_SERVICES_ENV,
+    DevServicesConfigError,
+    dev_services_url,
+)
 
 log = logging.getLogger(__name__)
 
@@ -135,7 +145,7 @@ def _listening_socket(host: str, port: int) -> socket.socket:
     except OSError as error:
         _fail(
             f"không mở được cổng {host}:{port}: {error.strerror or error} "
-            "(có thể `congvan dev-pki serve` khác đang chạy)"
+            "(có thể `congvan dev-pki serve` khác đang chạy; --port 0 chọn một cổng trống)"
         )
 
 
@@ -148,31 +158,59 @@ def devpki() -> None:
     """PKI phát triển (CHỈ DÙNG KHI PHÁT TRIỂN): dịch vụ tin cậy và sinh chứng thư."""
 
 
+def _default_port() -> int:
+    """The port of CONGVAN_DEV_SERVICES_URL when set, else the built-in one."""
+    try:
+        configured = dev_services_url()
+    except DevServicesConfigError as error:
+        _fail(str(error))
+    return urlsplit(configured).port or DEV_PORT
+
+
 @devpki.command("serve")
 @click.option("--host", default=DEV_HOST, show_default=True, help="Địa chỉ lắng nghe.")
 @click.option(
-    "--port", default=DEV_PORT, show_default=True, type=click.IntRange(1, 65535), help="Cổng TCP."
+    "--port",
+    type=click.IntRange(0, 65535),
+    help=f"Cổng TCP (mặc định {DEV_PORT}, hoặc cổng trong {DEV_SERVICES_ENV} nếu đã đặt); "
+    "0: chọn một cổng trống.",
 )
 @click.option("--access-log", is_flag=True, help="Ghi mỗi yêu cầu ra stderr.")
-def serve_command(host: str, port: int, access_log: bool) -> None:
-    """Chạy dịch vụ dấu thời gian (TSA), OCSP, CRL và kho chứng thư của PKI phát triển."""
+def serve_command(host: str, port: int | None, access_log: bool) -> None:
+    """Chạy dịch vụ dấu thời gian (TSA), OCSP, CRL và kho chứng thư của PKI phát triển.
+
+    In địa chỉ gốc của dịch vụ (http://HOST:CỔNG) thành một dòng trên stdout khi đã sẵn sàng.
+    Chứng thư phát triển ghi địa chỉ http://127.0.0.1:8790; khi chạy ở cổng khác, đặt
+    CONGVAN_DEV_SERVICES_URL bằng địa chỉ in ra cho các lệnh congvan khác.
+    """
     from werkzeug.serving import make_server
 
+    if port is None:
+        port = _default_port()
     try:
         app = make_dev_pki_wsgi_app()
     except DevPkiError as error:
         _fail(str(error))
     logging.getLogger("werkzeug").setLevel(logging.INFO if access_log else logging.WARNING)
     sock = _listening_socket(host, port)
+    port = int(sock.getsockname()[1])  # the one the system chose for --port 0
     server = make_server(host, port, app, threaded=True, fd=sock.fileno())
     sock.close()  # the server holds its own duplicate of the descriptor
     signal.signal(signal.SIGTERM, _stop_on_sigterm)
-    note = "" if port == DEV_PORT else f" (chứng thư ghi cổng {DEV_PORT})"
+    shown = f"[{host}]" if ":" in host else host
+    base = f"http://{shown}:{port}"
+    note = (
+        ""
+        if port == DEV_PORT
+        else f" (chứng thư ghi cổng {DEV_PORT}: đặt {DEV_SERVICES_ENV}={base})"
+    )
     click.echo(
         f"congvan dev-pki: CHỈ DÙNG KHI PHÁT TRIỂN: TSA, OCSP, CRL tại "
-        f"http://{host}:{port}/{DEV_ARCH}/{note}; Ctrl-C để dừng",
+        f"{base}/{DEV_ARCH}/{note}; Ctrl-C để dừng",
         err=True,
     )
+    click.echo(base)  # for scripts: the base URL, alone on stdout
+    sys.stdout.flush()
     try:
         server.serve_forever()  # werkzeug returns from here on Ctrl-C (and SIGTERM, above)
     except KeyboardInterrupt:

@@ -60,20 +60,27 @@ def _stop_on_sigterm(_signum: int, _frame: FrameType | None) -> None:
 
 
 @contextmanager
-def dev_services() -> Iterator[None]:
-    """The development TSA, OCSP and CRL, started here unless something already serves them."""
-    from exchange.demo import dev_services_running, running_dev_services
+def dev_services() -> Iterator[str]:
+    """The development TSA, OCSP and CRL, started here unless something already serves them.
+
+    When another program holds port 8790 they run on a free port (exchange/dev_services.py).
+    """
+    from exchange.dev_services import running_dev_services, services_answer
+    from signer.devpki import DEV_SERVICES_ENV, dev_services_url
 
     services = running_dev_services()
     try:
-        services.__enter__()
+        base = services.__enter__()
     except OSError as error:
-        if not dev_services_running():  # not merely another process starting them just now
-            fail(f"không chạy được dịch vụ TSA/OCSP/CRL phát triển (cổng 8790): {error}")
-        yield
+        if not services_answer():  # not merely another process starting them just now
+            fail(
+                f"không chạy được dịch vụ TSA/OCSP/CRL phát triển tại {dev_services_url()} "
+                f"({DEV_SERVICES_ENV}): {error.strerror or error}"
+            )
+        yield dev_services_url()
         return
     try:
-        yield
+        yield base
     finally:
         services.__exit__(None, None, None)
 
@@ -164,20 +171,27 @@ def run(
                     f"Đã nạp dữ liệu phát triển: {summary.agencies} cơ quan, "
                     f"{summary.users} tài khoản, {summary.groups} nhóm"
                 )
-        if settings.development:
-            stack.enter_context(dev_services())
+        services = stack.enter_context(dev_services()) if settings.development else None
         if worker:
             stack.enter_context(background_worker(state))
         server = make_server(host, port, app, threaded=True, fd=sock.fileno())
         stack.callback(server.server_close)
-        _announce(settings, host, port, dev_data=dev_data, worker=worker)
+        _announce(settings, host, port, dev_data=dev_data, worker=worker, services=services)
         with suppress(KeyboardInterrupt):
             server.serve_forever()  # werkzeug returns from here on KeyboardInterrupt too
         click.echo("congvan: đang dừng…", err=True)
     click.echo("congvan: đã dừng", err=True)
 
 
-def _announce(settings: Settings, host: str, port: int, *, dev_data: bool, worker: bool) -> None:
+def _announce(
+    settings: Settings,
+    host: str,
+    port: int,
+    *,
+    dev_data: bool,
+    worker: bool,
+    services: str | None = None,
+) -> None:
     shown_host = f"[{host}]" if ":" in host else host
     url = f"http://{shown_host}:{port}"
     mode = "PHÁT TRIỂN" if settings.development else "production"
@@ -185,6 +199,8 @@ def _announce(settings: Settings, host: str, port: int, *, dev_data: bool, worke
     click.echo(f"  kiểm tra: {url}/healthz   API: {url}/api/v1/")
     click.echo(f"  cơ sở dữ liệu: {_safe_url(settings)}")
     click.echo(f"  tệp: {settings.effective_storage_dir.resolve()}")
+    if services is not None:
+        click.echo(f"  dấu thời gian, OCSP, CRL phát triển: {services}/congvan-dev/")
     if not worker:
         click.echo("  bộ xử lý nền: không chạy (--no-worker); hãy chạy `congvan worker`")
     if settings.development and dev_data:

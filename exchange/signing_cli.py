@@ -72,9 +72,17 @@ def signature_options(function: F) -> F:
                 "--level",
                 type=click.Choice(["b-b", "b-t", "b-lt", "b-lta"]),
                 default=None,
-                help="Mức PAdES (mặc định b-t nếu có dịch vụ dấu thời gian, nếu không b-b).",
+                help="Mức PAdES (mặc định b-t nếu có dịch vụ dấu thời gian, nếu không b-b). "
+                "Khi phát triển, b-t trở lên cần dịch vụ tin cậy phát triển "
+                "(`congvan dev-pki serve`): nếu chúng không chạy, lệnh dừng và báo lỗi, "
+                "không tự hạ xuống b-b.",
             ),
-            click.option("--tsa", "tsa_url", help="URL dịch vụ cấp dấu thời gian (RFC 3161)."),
+            click.option(
+                "--tsa",
+                "tsa_url",
+                help="URL dịch vụ cấp dấu thời gian (RFC 3161); khi phát triển mặc định là TSA "
+                "phát triển.",
+            ),
             click.option(
                 "--trust",
                 "trust_paths",
@@ -134,6 +142,10 @@ def build_options(params: dict[str, Any], *, default_level: str | None = None) -
 
         tsa_url = DEV_TSA_URL
     level = params["level"] or default_level or ("b-t" if tsa_url else "b-b")
+    if development:
+        from exchange.dev_services import require_dev_services
+
+        require_dev_services(tsa_url, level)  # says how to start them when they are down
     appearance = None
     if params["visible"]:
         if params["visible"] != "corner" and params["image"] is None:

@@ -38,6 +38,7 @@ from pyhanko_certvalidator.registry import SimpleCertificateStore
 
 from signer.credentials import Credential
 from signer.errors import SigningError, TrustServiceError, UnreadablePdfError
+from signer.fetching import fetcher_backend, service_url
 from signer.files import temp_beside
 from signer.remote_session import (
     DEFAULT_VALIDITY,
@@ -70,6 +71,7 @@ from signer.signing import (
     signature_bytes_reserved,
     signature_metadata,
 )
+from signer.trust import is_development_mode
 
 __all__ = [
     "PreparedSignature",
@@ -258,7 +260,10 @@ async def _complete(
     if state.level not in ("b-lt", "b-lta"):
         return
     context = ValidationContext(
-        trust_roots=list(trust_roots), allow_fetching=True, revocation_mode="hard-fail"
+        trust_roots=list(trust_roots),
+        allow_fetching=True,
+        revocation_mode="hard-fail",
+        fetcher_backend=fetcher_backend(development=is_development_mode()),
     )
     try:
         work.seek(0)
@@ -331,6 +336,7 @@ def finish_remote_signature(
         raise SigningError(f"mức {loaded.level} cần chứng thư gốc tin cậy (trust roots)")
     timestamper = None
     if loaded.level != "b-b" and tsa_url:
+        tsa_url = service_url(tsa_url, development=is_development_mode())
         timestamper = HTTPTimeStamper(tsa_url, timeout=TSA_TIMEOUT_SECONDS)
 
     target = Path(output)

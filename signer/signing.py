@@ -38,9 +38,11 @@ from signer.errors import (
     TrustServiceError,
     UnreadablePdfError,
 )
+from signer.fetching import fetcher_backend, service_url
 from signer.files import temp_beside
 from signer.hybrid import admit_hybrid_or_refuse
 from signer.messages import ENCRYPTED, describe, pdf_error_message, signing_error_message
+from signer.trust import is_development_mode
 
 __all__ = ["Level", "SignOptions", "SignResult", "sign_pdf"]
 
@@ -334,16 +336,21 @@ def _sign_into(
     stamp_style, field_spec = _visible(writer, work, field_name, credential, options)
 
     context = None
+    # In development, requests to the built-in development address follow
+    # CONGVAN_DEV_SERVICES_URL (signer/fetching.py).
+    development = is_development_mode()
     if options.level in ("b-lt", "b-lta"):
         context = ValidationContext(
             trust_roots=list(options.trust_roots),
             allow_fetching=True,
             revocation_mode="hard-fail",
+            fetcher_backend=fetcher_backend(development=development),
         )
     metadata = signature_metadata(options, field_name, credential.common_name, context)
     timestamper = None
-    if options.level != "b-b" and options.tsa_url:
-        timestamper = HTTPTimeStamper(options.tsa_url, timeout=TSA_TIMEOUT_SECONDS)
+    tsa_url = options.tsa_url and service_url(options.tsa_url, development=development)
+    if options.level != "b-b" and tsa_url:
+        timestamper = HTTPTimeStamper(tsa_url, timeout=TSA_TIMEOUT_SECONDS)
     pdf_signer = PdfSigner(
         metadata,
         credential.signer,
@@ -356,12 +363,12 @@ def _sign_into(
         asyncio.run(_run_signer(pdf_signer, writer, work, reserved, context, before_signing))
     except TimestampRequestError as error:
         raise TrustServiceError(
-            f"không kết nối được dịch vụ cấp dấu thời gian {options.tsa_url}: {_describe(error)}"
+            f"không kết nối được dịch vụ cấp dấu thời gian {tsa_url}: {_describe(error)}"
         ) from None
     except PyHankoSigningError as error:
-        if options.tsa_url and isinstance(error.__cause__, TimestampRequestError):
+        if tsa_url and isinstance(error.__cause__, TimestampRequestError):
             raise TrustServiceError(
-                f"dịch vụ cấp dấu thời gian {options.tsa_url} báo lỗi: {_describe(error)}"
+                f"dịch vụ cấp dấu thời gian {tsa_url} báo lỗi: {_describe(error)}"
             ) from None
         raise SigningError(signing_error_message(error)) from None
     except (PathError, ValidationError) as error:

@@ -7,6 +7,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -17,66 +18,90 @@ import pytest
 
 DATA_DIR = Path(__file__).parent / "data"
 DEV_SERVICES_HOST = "127.0.0.1"
-DEV_SERVICES_PORT = 8790
-DEV_SERVICES_URL = f"http://{DEV_SERVICES_HOST}:{DEV_SERVICES_PORT}"
+DEV_SERVICES_PORT = 8790  # the built-in port, which the development certificates name
+DEV_SERVICES_ENV = "CONGVAN_DEV_SERVICES_URL"  # signer.devpki.DEV_SERVICES_ENV
 
 # Tests run in development mode: the development root is trusted there and nowhere else.
 os.environ.setdefault("CONGVAN_ENV", "development")
 
 
-def _services_answer() -> bool:
+def _services_answer(base: str) -> bool:
     try:
-        with urllib.request.urlopen(
-            f"{DEV_SERVICES_URL}/congvan-dev/crls/ca/latest.crl", timeout=2
-        ) as response:
-            return bool(response.status == 200)
-    except OSError:
+        with urllib.request.urlopen(f"{base}/congvan-dev/crls/ca/latest.crl", timeout=2) as answer:
+            return bool(answer.status == 200)
+    except (OSError, ValueError):
         return False
 
 
-def _port_open() -> bool:
+def _port_free(port: int) -> bool:
     with socket.socket() as sock:
-        sock.settimeout(0.5)
-        return sock.connect_ex((DEV_SERVICES_HOST, DEV_SERVICES_PORT)) == 0
+        try:
+            sock.bind((DEV_SERVICES_HOST, port))
+        except OSError:
+            return False
+        return True
+
+
+def _start_dev_services(port: int, log: Any) -> tuple[subprocess.Popen[str], str | None]:
+    """`congvan dev-pki serve --port PORT`, and the base URL it prints once listening."""
+    command = [sys.executable, "-m", "exchange.cli", "dev-pki", "serve", "--port", str(port)]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=log, text=True)
+    assert process.stdout is not None
+    watchdog = threading.Timer(60, process.kill)  # never wait forever for the first line
+    watchdog.start()
+    try:
+        line = process.stdout.readline().strip()
+    finally:
+        watchdog.cancel()
+    return process, line or None
 
 
 @pytest.fixture(scope="session")
-def dev_services() -> Iterator[str]:
-    """Make sure the development TSA, OCSP and CRL services answer on 127.0.0.1:8790."""
-    if _services_answer():
-        yield DEV_SERVICES_URL
+def dev_services(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The development TSA, OCSP and CRL for this run; yields their base URL.
+
+    CONGVAN_DEV_SERVICES_URL set: the services running there (they must answer). Otherwise the
+    run starts its own, which only this run stops: on the built-in port 8790 when it is free, so
+    that clients congvan cannot redirect (poppler's pdfsig asking the OCSP URL written in the
+    certificates) reach them too, else on a free port, so parallel runs never share or stop each
+    other's server. The variable is set for the run and inherited by its subprocesses (congvan
+    serve, congvan worker, gunicorn), whose requests to the built-in address then go there.
+    """
+    configured = os.environ.get(DEV_SERVICES_ENV, "").strip().rstrip("/")
+    if configured:
+        if not _services_answer(configured):
+            pytest.fail(f"{DEV_SERVICES_ENV}={configured} does not answer as the dev services")
+        yield configured
         return
-    if _port_open():
-        pytest.fail(f"port {DEV_SERVICES_PORT} is taken by something that is not the dev PKI")
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "exchange.cli",
-            "dev-pki",
-            "serve",
-            "--port",
-            str(DEV_SERVICES_PORT),
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    try:
-        deadline = time.monotonic() + 30
-        while not _services_answer():
-            if process.poll() is not None:
-                stderr = process.stderr.read().decode() if process.stderr else ""
-                pytest.fail(f"dev-pki serve exited with {process.returncode}: {stderr}")
-            if time.monotonic() > deadline:
-                pytest.fail("dev-pki serve did not answer within 30 s")
-            time.sleep(0.1)
-        yield DEV_SERVICES_URL
-    finally:
-        process.terminate()
+    log_path = tmp_path_factory.mktemp("dev-services") / "dev-pki.log"
+    with log_path.open("w") as log:
+        process, base = None, None
+        for port in (DEV_SERVICES_PORT, 0) if _port_free(DEV_SERVICES_PORT) else (0,):
+            process, base = _start_dev_services(port, log)
+            if base is not None:
+                break
+            process.wait(timeout=10)  # taken between the check and the bind: a free port then
+        assert process is not None
         try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
+            if base is None:
+                pytest.fail(f"dev-pki serve did not start: {log_path.read_text()}")
+            deadline = time.monotonic() + 30
+            while not _services_answer(base):
+                if process.poll() is not None:
+                    pytest.fail(f"dev-pki serve exited with {process.returncode}")
+                if time.monotonic() > deadline:
+                    pytest.fail("dev-pki serve did not answer within 30 s")
+                time.sleep(0.1)
+            os.environ[DEV_SERVICES_ENV] = base
+            yield base
+        finally:
+            os.environ.pop(DEV_SERVICES_ENV, None)
+            process.terminate()
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait(timeout=10)
 
 
 @pytest.fixture(scope="session")
@@ -98,9 +123,23 @@ def multipage_pdf() -> Path:
 
 
 @pytest.fixture(scope="session")
-def nss_db(tmp_path_factory: pytest.TempPathFactory) -> str:
-    """A fresh NSS database trusting only the development root, for poppler's pdfsig."""
+def nss_db(tmp_path_factory: pytest.TempPathFactory, dev_services: str) -> str:
+    """A fresh NSS database trusting only the development root, for poppler's pdfsig.
+
+    pdfsig asks the OCSP responder the development certificates name, 127.0.0.1:8790, and
+    cannot be sent elsewhere (even with -no-ocsp, poppler 22 then calls the chain unknown): the
+    run's own services hold that port when it was free, else whatever holds it must be the
+    development services of another run.
+    """
     from signer.devpki import dev_root_path
+
+    built_in = f"http://{DEV_SERVICES_HOST}:{DEV_SERVICES_PORT}"
+    if not _services_answer(built_in):
+        pytest.fail(
+            f"pdfsig needs the development services at {built_in} (the OCSP URL in the "
+            f"certificates), but that port is held by something else; this run's are at "
+            f"{dev_services}"
+        )
 
     for tool in ("certutil", "pdfsig", "pdftoppm", "pdftotext"):
         assert shutil.which(tool), f"{tool} is missing: apt-get install libnss3-tools poppler-utils"

@@ -17,13 +17,13 @@ from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.sign import signers, timestamps
 from pyhanko.sign.fields import MDPPerm
 from pyhanko.sign.validation import DocumentSecurityStore, add_validation_info
-from pyhanko_certvalidator import ValidationContext
 
-from signer.devpki import DEV_PASSPHRASE, DEV_TSA_URL, dev_cert_path, dev_crl_path, dev_p12_path
+from signer.devpki import DEV_PASSPHRASE, dev_cert_path, dev_crl_path, dev_p12_path
 from signer.errors import UnreadablePdfError
 from signer.trust import TrustSettings, load_trust
 from signer.verification import VerificationReport, verify_pdf
 from tests import attacks
+from tests.devservices import dev_tsa_url, fetching_context
 
 # Reason vocabularies: a reason must name what went wrong, in any wording from its family.
 MODIFIED = ("modif", "change", "altered", "after sign", "added")
@@ -173,14 +173,12 @@ def test_dss_and_document_timestamp_pass(
     verify: Callable[..., VerificationReport], signed: bytes, dev_services: str
 ) -> None:
     """PAdES maintenance after signing (DSS, then a document timestamp) is a permitted addition."""
-    context = ValidationContext(
-        trust_roots=list(load_trust(development=True).roots), allow_fetching=True
-    )
+    context = fetching_context(load_trust(development=True).roots)
     reader = PdfFileReader(io.BytesIO(signed))
     with_dss = io.BytesIO()
     add_validation_info(reader.embedded_signatures[0], context, output=with_dss)
     stamped = io.BytesIO()
-    signers.PdfTimeStamper(timestamps.HTTPTimeStamper(DEV_TSA_URL)).timestamp_pdf(
+    signers.PdfTimeStamper(timestamps.HTTPTimeStamper(dev_tsa_url())).timestamp_pdf(
         IncrementalPdfFileWriter(io.BytesIO(with_dss.getvalue())),
         "sha256",
         context,

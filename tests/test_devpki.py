@@ -34,11 +34,13 @@ from signer.devpki import (
     DEV_OCSP_URL,
     DEV_PASSPHRASE,
     DEV_PKI_DIR,
-    DEV_TSA_URL,
     dev_cert_path,
     dev_p12_path,
     dev_root_path,
+    dev_tsa_url,
+    relocated_dev_url,
 )
+from tests.devservices import fetching_context
 
 GEN = load_generator()
 LABELS = tuple(GEN.key_types())
@@ -274,8 +276,9 @@ def test_served_certificates_equal_committed_files(dev_services: str) -> None:
 
 
 def test_crl_lists_revoked_certificate_and_is_signed_by_ca(dev_services: str) -> None:
-    assert DEV_CRL_URL.startswith(dev_services)
-    crl = x509.load_der_x509_crl(http_get(DEV_CRL_URL))
+    crl_url = relocated_dev_url(DEV_CRL_URL)  # the run's services may not be on 8790
+    assert crl_url.startswith(dev_services)
+    crl = x509.load_der_x509_crl(http_get(crl_url))
     ca = cert("vn-dev-ca")
     assert crl.issuer == ca.subject
     assert crl.is_signature_valid(ca.public_key())  # type: ignore[arg-type]
@@ -288,7 +291,7 @@ def test_crl_lists_revoked_certificate_and_is_signed_by_ca(dev_services: str) ->
         cert("bad-tsa-revoked").serial_number: datetime(2025, 6, 1, tzinfo=UTC),
     }
     # The root's CRL exists too, so the intermediate's status can be checked.
-    root_crl = x509.load_der_x509_crl(http_get(DEV_CRL_URL.replace("/ca/", "/root/")))
+    root_crl = x509.load_der_x509_crl(http_get(crl_url.replace("/ca/", "/root/")))
     assert root_crl.is_signature_valid(cert("vn-dev-root").public_key())  # type: ignore[arg-type]
 
 
@@ -299,7 +302,9 @@ def _ocsp(label: str, algorithm: hashes.HashAlgorithm) -> ocsp.OCSPResponse:
         .build()
         .public_bytes(serialization.Encoding.DER)
     )
-    content_type, body = http_post(DEV_OCSP_URL, request, "application/ocsp-request")
+    content_type, body = http_post(
+        relocated_dev_url(DEV_OCSP_URL), request, "application/ocsp-request"
+    )
     assert content_type == "application/ocsp-response"
     response = ocsp.load_der_ocsp_response(body)
     assert response.response_status == ocsp.OCSPResponseStatus.SUCCESSFUL
@@ -316,7 +321,7 @@ def _ocsp(label: str, algorithm: hashes.HashAlgorithm) -> ocsp.OCSPResponse:
 
 @pytest.mark.parametrize("algorithm", [hashes.SHA1(), hashes.SHA256()], ids=["sha1", "sha256"])
 def test_ocsp_good_and_revoked(dev_services: str, algorithm: hashes.HashAlgorithm) -> None:
-    assert DEV_OCSP_URL.startswith(dev_services)
+    assert relocated_dev_url(DEV_OCSP_URL).startswith(dev_services)
     for label in ("agency-tpd", "official-tpd-phochutich"):
         assert _ocsp(label, algorithm).certificate_status == ocsp.OCSPCertStatus.GOOD
     revoked = _ocsp("bad-revoked", algorithm)
@@ -335,16 +340,15 @@ def test_ocsp_does_not_vouch_for_the_rogue_chain(dev_services: str) -> None:
         .build()
         .public_bytes(serialization.Encoding.DER)
     )
-    _, body = http_post(DEV_OCSP_URL, request, "application/ocsp-request")
+    _, body = http_post(relocated_dev_url(DEV_OCSP_URL), request, "application/ocsp-request")
     status = ocsp.load_der_ocsp_response(body).response_status
     assert status == ocsp.OCSPResponseStatus.UNAUTHORIZED
 
 
 def test_timestamp_response_validates(dev_services: str) -> None:
     from pyhanko.sign.validation.generic_cms import validate_tst_signed_data
-    from pyhanko_certvalidator import ValidationContext
 
-    assert DEV_TSA_URL.startswith(dev_services)
+    assert dev_tsa_url().startswith(dev_services)
     digest = hashlib.sha256(b"congvan: van ban can dau thoi gian").digest()
     nonce = int.from_bytes(os.urandom(8), "big")
     request = tsp.TimeStampReq(
@@ -358,7 +362,7 @@ def test_timestamp_response_validates(dev_services: str) -> None:
             "cert_req": True,
         }
     )
-    content_type, body = http_post(DEV_TSA_URL, request.dump(), "application/timestamp-query")
+    content_type, body = http_post(dev_tsa_url(), request.dump(), "application/timestamp-query")
     assert content_type == "application/timestamp-reply"
     response = tsp.TimeStampResp.load(body)
     assert response["status"]["status"].native == "granted"
@@ -378,9 +382,7 @@ def test_timestamp_response_validates(dev_services: str) -> None:
     root = asn1_x509.Certificate.load(cert("vn-dev-root").public_bytes(serialization.Encoding.DER))
     ca = asn1_x509.Certificate.load(cert("vn-dev-ca").public_bytes(serialization.Encoding.DER))
     # Hard-fail revocation: pyHanko fetches the CRL and OCSP named in the certificates from us.
-    context = ValidationContext(
-        trust_roots=[root], other_certs=[ca], allow_fetching=True, revocation_mode="hard-fail"
-    )
+    context = fetching_context([root], other_certs=[ca], revocation_mode="hard-fail")
     status = asyncio.run(validate_tst_signed_data(signed_data, context, lambda _algo: digest))
     assert status["intact"] and status["valid"] and status["trust_problem_indic"] is None
     wrong = asyncio.run(validate_tst_signed_data(signed_data, context, lambda _algo: b"x" * 32))
@@ -431,3 +433,23 @@ def test_serve_stops_cleanly_on_ctrl_c() -> None:
     assert process.returncode == 0
     assert "Traceback" not in stderr
     assert len(stderr.strip().splitlines()) == 2  # the start-up line and the stop line
+
+
+def test_serve_on_port_zero_picks_a_free_port_and_prints_its_url() -> None:
+    command = [sys.executable, "-m", "exchange.cli", "dev-pki", "serve", "--port", "0"]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert process.stdout is not None
+        base = process.stdout.readline().strip()  # printed once the port is listening
+        assert base.startswith("http://127.0.0.1:") and not base.endswith(":8790"), base
+        assert b'"ok"' in http_get(f"{base}/healthz")
+        served = http_get(f"{base}/congvan-dev/crls/ca/latest.crl")
+        assert x509.load_der_x509_crl(served).issuer == cert("vn-dev-ca").subject
+        process.send_signal(signal.SIGINT)
+        _, stderr = process.communicate(timeout=10)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == 0
+    # The start-up line says which variable points the other commands there.
+    assert f"CONGVAN_DEV_SERVICES_URL={base}" in stderr, stderr

@@ -27,8 +27,13 @@ def free_port() -> int:
 
 
 def clean_env(**extra: str) -> dict[str, str]:
-    """The environment of a fresh machine: no CONGVAN_* settings but the ones given."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CONGVAN_")}
+    """The environment of a fresh machine: no CONGVAN_* settings but the ones given.
+
+    CONGVAN_DEV_SERVICES_URL stays: it says where this run's development services are, not how
+    congvan is configured (tests/conftest.py:dev_services).
+    """
+    kept = ("CONGVAN_DEV_SERVICES_URL",)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CONGVAN_") or k in kept}
     return {**env, **extra}
 
 

@@ -262,6 +262,7 @@ def _certs() -> dict[str, dict[str, Any]]:
         revocation={"revoked-since": REVOKED_SINCE, "reason": "key_compromise"},
     )
     leaf("bad-keyusage", [_key_usage("key_encipherment"), *REVOCATION_URLS])
+
     def tsa_extensions() -> list[dict[str, Any]]:
         return [
             _key_usage("digital_signature", "non_repudiation"),

@@ -358,6 +358,7 @@ async def _check_revocation(
         offline=False,
         moment=signed_at,
         timeout=None,
+        development=trust.development,
     )
     if outcome.status == "revoked":
         problems.append(SUBINDICATIONS["REVOKED"])

@@ -234,6 +234,7 @@ async def validate_one(
             offline=offline,
             moment=_signature_moment(status) or now,
             timeout=timeout,
+            development=trust.development,
         )
     return Outcome(name, kind, embedded, status, revocation, embedded_revinfo=covered)
 

@@ -14,7 +14,6 @@ from pyhanko_certvalidator.errors import (
     RevokedError,
     ValidationError,
 )
-from pyhanko_certvalidator.fetchers import OwnedFetcherBackend
 from pyhanko_certvalidator.path import ValidationPath
 from pyhanko_certvalidator.policy_decl import (
     CertRevTrustPolicy,
@@ -42,13 +41,6 @@ _OFFLINE_POLICY = RevocationCheckingPolicy(
 _MAX_FETCH_SECONDS = 10.0
 
 
-def _fetcher_backend(timeout: float) -> OwnedFetcherBackend:
-    # aiohttp is imported only when something is fetched; owned, so aclose() ends the session.
-    from pyhanko_certvalidator.fetchers.aiohttp_fetchers import AIOHttpFetcherBackend
-
-    return OwnedFetcherBackend(AIOHttpFetcherBackend(per_request_timeout=timeout))
-
-
 @dataclass(frozen=True)
 class RevocationOutcome:
     """The revocation status of a signer's certificate path, and why when not good."""
@@ -68,11 +60,22 @@ async def check_revocation(
     offline: bool,
     moment: datetime | None,
     timeout: float | None,
+    development: bool = False,
 ) -> RevocationOutcome:
-    """Check every certificate of `path` for revocation at `moment` (None: now)."""
+    """Check every certificate of `path` for revocation at `moment` (None: now).
+
+    `development` lets requests to the development services follow CONGVAN_DEV_SERVICES_URL.
+    """
     if offline and not crls and not ocsps:
         return RevocationOutcome("not_checked")
     fetch_timeout = min(timeout or _MAX_FETCH_SECONDS, _MAX_FETCH_SECONDS)
+    backend = None
+    if not offline:
+        # Imported only when something is fetched (it brings aiohttp in); owned, so the
+        # context's aclose() ends the session.
+        from signer.fetching import fetcher_backend
+
+        backend = fetcher_backend(development=development, timeout=fetch_timeout)
     context = ValidationContext(
         trust_manager=manager,
         other_certs=list(other_certs),
@@ -81,7 +84,7 @@ async def check_revocation(
         ocsps=list(ocsps),
         allow_fetching=not offline,
         signature_validator=SIGNATURE_VALIDATOR,
-        fetcher_backend=None if offline else _fetcher_backend(fetch_timeout),
+        fetcher_backend=backend,
         # Evidence produced after the signing time still speaks for it (B-LT adds it later);
         # the cost is ignoring certificate holds, which the government CA does not use.
         revinfo_policy=CertRevTrustPolicy(

@@ -1,0 +1,135 @@
+"""The development trust services (TSA, OCSP, CRL), as the command line finds or starts them.
+
+DEVELOPMENT ONLY. They answer at the built-in address the development certificates name,
+http://127.0.0.1:8790, or wherever CONGVAN_DEV_SERVICES_URL says (signer/devpki.py); in
+development every request congvan makes to the built-in address follows that variable
+(signer/fetching.py). `congvan serve` and `congvan demo` start them in-process when nothing
+answers, on the built-in port, or on a free one when something else holds it (and then set the
+variable for their own process). `congvan sign` and `congvan issue` only use them, and say how to
+start them when they do not answer.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from urllib.parse import urlsplit
+
+from signer.devpki import (
+    DEV_HOST,
+    DEV_PORT,
+    DEV_SERVICES_ENV,
+    DEV_SERVICES_URL,
+    DEV_TSA_URL,
+    dev_health_url,
+    dev_services_url,
+    dev_tsa_url,
+)
+from signer.errors import TrustServiceError
+
+log = logging.getLogger("congvan.dev_services")
+
+
+class DevServicesUnavailableError(TrustServiceError):
+    """The development trust services do not answer where signing expects them."""
+
+
+def services_answer(base: str | None = None, timeout: float = 2.0) -> bool:
+    """True when the development services answer at `base` (default: where they are expected)."""
+    try:
+        with urllib.request.urlopen(dev_health_url(base), timeout=timeout) as response:
+            return bool(response.status == 200)
+    except (OSError, ValueError):
+        return False
+
+
+def unavailable_message(base: str) -> str:
+    """What to tell a user whose signature needs the development services at `base`."""
+    where = "" if base == DEV_SERVICES_URL else f" (theo {DEV_SERVICES_ENV})"
+    return (
+        f"dịch vụ tin cậy phát triển (dấu thời gian, OCSP, CRL) không chạy tại {base}{where}: "
+        "hãy chạy `congvan dev-pki serve` trong một cửa sổ khác rồi làm lại; nếu chúng chạy ở "
+        f"cổng khác, đặt {DEV_SERVICES_ENV}=http://127.0.0.1:CỔNG; "
+        "muốn ký không cần dấu thời gian thì dùng --level b-b"
+    )
+
+
+def require_dev_services(tsa_url: str | None, level: str) -> None:
+    """Before signing in development with the development TSA: stop clearly when it is down.
+
+    A signature level above B-B needs the TSA (and B-LT its OCSP and CRL). Signing does not fall
+    back to B-B on its own: the document would silently be weaker than the one asked for.
+    """
+    if level == "b-b" or tsa_url not in (DEV_TSA_URL, dev_tsa_url()):
+        return
+    if not services_answer():
+        raise DevServicesUnavailableError(unavailable_message(dev_services_url()))
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    family = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0][0]
+    return socket.create_server((host, port), family=family, backlog=128)
+
+
+def _listening_socket() -> socket.socket:
+    """Where to serve: the configured address, else the built-in port, else a free one.
+
+    Raises OSError when CONGVAN_DEV_SERVICES_URL names a port something else holds.
+    """
+    if os.environ.get(DEV_SERVICES_ENV, "").strip():
+        parts = urlsplit(dev_services_url())
+        return _bind(parts.hostname or DEV_HOST, parts.port or DEV_PORT)
+    try:
+        return _bind(DEV_HOST, DEV_PORT)
+    except OSError:
+        # Held by something that does not answer as our services (another run starting up,
+        # another program): any free port does, since requests follow the variable set below.
+        return _bind(DEV_HOST, 0)
+
+
+@contextmanager
+def running_dev_services() -> Iterator[str]:
+    """The development services for the duration of the block; yields their base URL.
+
+    When nothing answers where they are expected, they are served from this process, with
+    CONGVAN_DEV_SERVICES_URL set for it while they run.
+    """
+    base = dev_services_url()
+    if services_answer(base):
+        yield base
+        return
+    from werkzeug.serving import make_server
+
+    from exchange.devpki import make_dev_pki_wsgi_app
+
+    app = make_dev_pki_wsgi_app()
+    sock = _listening_socket()
+    host, port = sock.getsockname()[:2]
+    shown = f"[{host}]" if ":" in host else host
+    base = f"http://{shown}:{port}"
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no access log in the output
+    try:
+        server = make_server(host, port, app, threaded=True, fd=sock.fileno())
+    finally:
+        sock.close()  # the server holds its own duplicate of the descriptor
+    thread = threading.Thread(target=server.serve_forever, name="dev-pki", daemon=True)
+    thread.start()
+    previous = os.environ.get(DEV_SERVICES_ENV)
+    os.environ[DEV_SERVICES_ENV] = base
+    if base != DEV_SERVICES_URL:
+        log.info("dịch vụ tin cậy phát triển chạy tại %s (cổng %d đang bị chiếm)", base, DEV_PORT)
+    try:
+        yield base
+    finally:
+        if previous is None:
+            os.environ.pop(DEV_SERVICES_ENV, None)
+        else:
+            os.environ[DEV_SERVICES_ENV] = previous
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)

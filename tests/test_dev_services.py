@@ -1,0 +1,199 @@
+"""Where the development trust services are: CONGVAN_DEV_SERVICES_URL, and when they are down.
+
+"Nothing listens" is a free port named by the variable: port 8790 may be held by another run.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+import signer.devpki
+from exchange import dev_services as services_module
+from exchange.dev_services import running_dev_services, services_answer
+from signer.credentials import load_credential
+from signer.devpki import (
+    DEV_CRL_URL,
+    DEV_PASSPHRASE,
+    DEV_SERVICES_ENV,
+    DEV_SERVICES_URL,
+    DEV_TSA_URL,
+    DevServicesConfigError,
+    dev_p12_path,
+    dev_services_url,
+    relocated_dev_url,
+)
+from signer.errors import TrustServiceError
+from signer.fetching import service_url
+from signer.signing import SignOptions, sign_pdf
+from signer.trust import load_trust
+from signer.verification import verify_pdf
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture
+def nowhere() -> str:
+    """A development services URL where nothing listens."""
+    return f"http://127.0.0.1:{free_port()}"
+
+
+def congvan(*args: str | Path, services: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "CONGVAN_ENV": "development", DEV_SERVICES_ENV: services}
+    env.update(CONGVAN_TEST_PIN=DEV_PASSPHRASE)
+    env.pop("CONGVAN_DEBUG", None)
+    return subprocess.run(
+        [sys.executable, "-m", "exchange.cli", *map(str, args)],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=ROOT,
+        timeout=120,
+        check=False,
+    )
+
+
+def one_line(result: subprocess.CompletedProcess[str]) -> str:
+    assert "Traceback" not in result.stderr, result.stderr
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, result.stderr
+    return lines[0]
+
+
+# --- the variable -----------------------------------------------------------------------------
+
+
+def test_built_in_urls_move_to_the_configured_services(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv(DEV_SERVICES_ENV, raising=False)
+    assert dev_services_url() == DEV_SERVICES_URL
+    assert relocated_dev_url(DEV_CRL_URL) == DEV_CRL_URL
+    monkeypatch.setenv(DEV_SERVICES_ENV, "http://127.0.0.1:41234/")
+    assert relocated_dev_url(DEV_CRL_URL) == "http://127.0.0.1:41234/congvan-dev/crls/ca/latest.crl"
+    assert service_url(DEV_TSA_URL, development=True).startswith("http://127.0.0.1:41234/")
+    # Only the built-in address moves, and only in development.
+    assert relocated_dev_url("http://ca.example.vn/ocsp") == "http://ca.example.vn/ocsp"
+    assert relocated_dev_url("http://127.0.0.1:87900/x") == "http://127.0.0.1:87900/x"
+    assert service_url(DEV_TSA_URL, development=False) == DEV_TSA_URL
+    for wrong in ("127.0.0.1:41234", "https://127.0.0.1:1/x", "http://127.0.0.1", "ftp://a:1"):
+        monkeypatch.setenv(DEV_SERVICES_ENV, wrong)
+        with pytest.raises(DevServicesConfigError, match=DEV_SERVICES_ENV):
+            dev_services_url()
+
+
+def test_verifier_asks_the_configured_services(
+    dev_services: str,
+    nowhere: str,
+    sample_pdf: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The certificates name 8790; online, their OCSP and CRL requests follow the variable."""
+    signed = tmp_path / "signed.pdf"
+    credential = load_credential(dev_p12_path("agency-tpd"), DEV_PASSPHRASE)
+    sign_pdf(sample_pdf, signed, credential, SignOptions(level="b-b"))
+    trust = load_trust(development=True)
+    assert verify_pdf(signed, trust=trust).signatures[0].revocation == "good"
+    monkeypatch.setenv(DEV_SERVICES_ENV, nowhere)
+    report = verify_pdf(signed, trust=trust)
+    assert report.verdict == "indeterminate", report.to_dict()
+    assert report.signatures[0].revocation == "unknown"
+
+
+def test_signer_asks_the_configured_tsa(
+    nowhere: str, sample_pdf: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(DEV_SERVICES_ENV, nowhere)
+    credential = load_credential(dev_p12_path("agency-tpd"), DEV_PASSPHRASE)
+    with pytest.raises(TrustServiceError, match=nowhere):
+        sign_pdf(
+            sample_pdf, tmp_path / "out.pdf", credential, SignOptions("b-t", tsa_url=DEV_TSA_URL)
+        )
+    assert not (tmp_path / "out.pdf").exists()
+
+
+# --- the command line when the services are down ------------------------------------------------
+
+
+@pytest.mark.parametrize("command", ["sign", "issue"])
+def test_signing_without_the_services_says_how_to_start_them(
+    command: str, nowhere: str, sample_pdf: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "out.pdf"
+    credential = dev_p12_path("agency-tpd")
+    args = [command, sample_pdf, "-o", out, "--credential", credential, "--pin-env"]
+    result = congvan(*args, "CONGVAN_TEST_PIN", services=nowhere)
+    assert result.returncode == 1
+    line = one_line(result)
+    assert "congvan dev-pki serve" in line and nowhere in line and "--level b-b" in line
+    assert not out.exists()
+
+
+def test_b_b_needs_no_services(nowhere: str, sample_pdf: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out.pdf"
+    args = ["sign", sample_pdf, "-o", out, "--credential", dev_p12_path("agency-tpd")]
+    result = congvan(*args, "--pin-env", "CONGVAN_TEST_PIN", "--level", "b-b", services=nowhere)
+    assert result.returncode == 0, result.stderr
+    assert out.exists()
+
+
+def test_help_says_what_happens_without_the_services() -> None:
+    result = congvan("sign", "--help", services=DEV_SERVICES_URL)
+    assert "congvan dev-pki serve" in result.stdout and "b-b" in result.stdout
+
+
+def test_a_malformed_variable_is_one_clear_line(sample_pdf: Path, tmp_path: Path) -> None:
+    args = [
+        "sign",
+        sample_pdf,
+        "-o",
+        tmp_path / "o.pdf",
+        "--credential",
+        dev_p12_path("agency-tpd"),
+    ]
+    result = congvan(*args, "--pin-env", "CONGVAN_TEST_PIN", services="localhost-8790")
+    assert result.returncode == 1
+    assert DEV_SERVICES_ENV in one_line(result)
+
+
+# --- congvan serve and congvan demo start their own -----------------------------------------------
+
+
+@pytest.fixture
+def built_in_port_held(monkeypatch: pytest.MonkeyPatch) -> Iterator[int]:
+    """A stand-in for 8790 held by a program that is not the development services."""
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        port = int(holder.getsockname()[1])
+        monkeypatch.delenv(DEV_SERVICES_ENV, raising=False)
+        monkeypatch.setattr(signer.devpki, "DEV_SERVICES_URL", f"http://127.0.0.1:{port}")
+        monkeypatch.setattr(services_module, "DEV_PORT", port)
+        yield port
+
+
+def test_services_move_to_a_free_port_when_the_built_in_one_is_held(
+    built_in_port_held: int,
+) -> None:
+    with running_dev_services() as base:
+        assert base.startswith("http://127.0.0.1:") and not base.endswith(f":{built_in_port_held}")
+        assert os.environ[DEV_SERVICES_ENV] == base  # what this process's requests follow
+        assert services_answer(base)
+    assert DEV_SERVICES_ENV not in os.environ
+    assert not services_answer(base)  # stopped, and only ours
+
+
+def test_running_services_are_used_not_started(dev_services: str) -> None:
+    with running_dev_services() as base:
+        assert base == dev_services

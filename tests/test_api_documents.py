@@ -204,3 +204,64 @@ def test_anyone_can_verify_a_pdf_without_an_account(
     assert forged["verdict"] == "failed" and forged["modified_after_signing"]
     assert "thay đổi sau khi ký" in forged["summary"]
     _problem(verify(b"not a pdf at all"), 415)
+
+
+def _documents(session_factory: Any) -> int:
+    with session_factory() as session:
+        return int(session.scalar(select(func.count()).select_from(Document)) or 0)
+
+
+def test_blanks_given_by_hand_on_the_upload(
+    client: Any, headers: Any, sample_pdf: Path, session_factory: Any, tmp_path: Path
+) -> None:
+    """A scan has no blanks to find: the upload says where they are, or is told how to."""
+    from tests.test_blank_geometry import SCAN_BOXES, make_scan
+
+    clerk = headers("tpd.vanthu")
+    scan = make_scan(sample_pdf, tmp_path).read_bytes()
+    body = _problem(_upload(client, clerk, scan), 422)
+    assert "number_box" in body["detail"] and "file" in body["errors"]
+    body = _problem(_upload(client, clerk, scan, number_box="129,6;697,5"), 422)
+    assert "x,y,rộng,cao" in body["errors"]["number_box"]
+    body = _problem(
+        _upload(client, clerk, sample_pdf.read_bytes(), day_box="156,697.5,40,15.6"), 422
+    )
+    assert "đè lên chữ in sẵn" in body["errors"]["day_box"]
+    body = _problem(_upload(client, clerk, scan, issued_elsewhere="true", **SCAN_BOXES), 422)
+    assert set(body["errors"]) == set(SCAN_BOXES)
+    assert _documents(session_factory) == 0
+
+    created = _upload(client, clerk, scan, **SCAN_BOXES)
+    assert created.status_code == 201, created.get_data(as_text=True)
+    assert created.get_json()["state"] == "draft"
+
+
+def test_encrypted_uploads(
+    client: Any, headers: Any, sample_pdf: Path, session_factory: Any, tmp_path: Path
+) -> None:
+    """An owner-password draft is taken and rewritten; a password is a field error, anywhere."""
+    import pikepdf
+
+    from tests.test_encrypted_inputs import encrypt
+
+    clerk = headers("tpd.vanthu")
+    protected = encrypt(sample_pdf, tmp_path / "password.pdf", user="mat-khau").read_bytes()
+    for reply in (
+        _upload(client, clerk, protected),
+        client.post(
+            "/api/v1/verify",
+            data={"file": (io.BytesIO(protected), "van-ban.pdf")},
+            content_type="multipart/form-data",
+        ),
+    ):
+        body = _problem(reply, 422)
+        assert "mật khẩu" in body["errors"]["file"]
+    assert _documents(session_factory) == 0
+
+    owner_only = encrypt(sample_pdf, tmp_path / "owner.pdf").read_bytes()
+    created = _upload(client, clerk, owner_only)
+    assert created.status_code == 201, created.get_data(as_text=True)
+    document_id = created.get_json()["id"]
+    stored = client.get(f"/api/v1/documents/{document_id}/file", headers=clerk).data
+    with pikepdf.open(io.BytesIO(stored)) as pdf:
+        assert not pdf.is_encrypted

@@ -196,8 +196,10 @@ def test_bad_uploads_leave_nothing_behind(world: World, sample_pdf: Path, tmp_pa
             documents.create_document(
                 session, world.runtime, clerk, io.BytesIO(b"GIF89a not a pdf"), LETTER
             )
-        with pytest.raises(UnsupportedFileError, match="mã hóa"), encrypted.open("rb") as upload:
-            documents.create_document(session, world.runtime, clerk, upload, LETTER)
+        # A password to open it: the file field is what to change (422), never a 500.
+        with pytest.raises(ValidationError, match="mật khẩu") as locked, encrypted.open("rb") as up:
+            documents.create_document(session, world.runtime, clerk, up, LETTER)
+        assert set(locked.value.errors) == {"file"}
         with pytest.raises(UnsupportedFileError):
             documents.create_document(
                 session, world.runtime, clerk, io.BytesIO(b"%PDF-1.7\ngarbage"), LETTER

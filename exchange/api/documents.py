@@ -15,7 +15,8 @@ from exchange.models import DeliveryStatus, DocumentState, RegisterKind, Role
 from exchange.services import deliveries, documents, mailboxes, sending, token_signing
 from exchange.services.registers import export_register
 from exchange.statuses import parse_status
-from signer.issuing import vietnam_date
+from signer.issuing import Blank, vietnam_date
+from signer.issuing.blanks import parse_box
 
 documents_api = Blueprint("documents", __name__)
 
@@ -34,11 +35,16 @@ TEXT_FIELDS = (
 NUMBER_FIELDS = ("urgency", "steering_type", "business_type")
 
 
-def _form_draft() -> tuple[documents.DraftInput, bool]:
-    """The metadata sent as multipart form fields beside the file."""
+def _form_draft() -> tuple[documents.DraftInput, bool, dict[str, Blank]]:
+    """The metadata sent as multipart form fields beside the file, and any blanks given by hand.
+
+    `number_box`, `day_box`, `month_box`: "x,y,width,height" in points from the lower-left
+    corner of page 1, for drafts whose page 1 shows no blank for them (scans, unusual layouts).
+    """
     form = request.form
     errors: dict[str, str] = {}
-    unknown = set(form) - {*TEXT_FIELDS, *NUMBER_FIELDS, "due_date", "issued_elsewhere"}
+    allowed = {*TEXT_FIELDS, *NUMBER_FIELDS, *documents.BOX_FIELDS, "due_date", "issued_elsewhere"}
+    unknown = set(form) - allowed
     for name in unknown:
         errors[name] = "trường không được hỗ trợ"
     values: dict[str, Any] = {name: form[name] for name in TEXT_FIELDS if name in form}
@@ -56,13 +62,20 @@ def _form_draft() -> tuple[documents.DraftInput, bool]:
     issued_elsewhere = form.get("issued_elsewhere", "false").lower()
     if issued_elsewhere not in ("true", "false"):
         errors["issued_elsewhere"] = "true hoặc false"
+    boxes: dict[str, Blank] = {}
+    for name in documents.BOX_FIELDS:
+        if form.get(name, "").strip():
+            try:
+                boxes[name] = parse_box(form[name])
+            except ValueError as error:
+                errors[name] = str(error)
     if errors:
         raise ValidationError(
             "dữ liệu gửi lên không hợp lệ: " + ", ".join(sorted(errors)), errors=errors
         )
     values.setdefault("document_type", "")
     values.setdefault("subject", "")
-    return documents.DraftInput(**values), issued_elsewhere == "true"
+    return documents.DraftInput(**values), issued_elsewhere == "true", boxes
 
 
 @documents_api.post("/documents")
@@ -73,7 +86,7 @@ def create_document() -> tuple[dict[str, Any], int]:
         raise ValidationError(
             "cần gửi tệp PDF trong trường file (multipart/form-data)", errors={"file": "bắt buộc"}
         )
-    data, issued_elsewhere = _form_draft()
+    data, issued_elsewhere, boxes = _form_draft()
     session, actor = request_session(), current_actor()
     document = documents.create_document(
         session,
@@ -83,6 +96,7 @@ def create_document() -> tuple[dict[str, Any], int]:
         data,
         idempotency_key=request.headers.get(IDEMPOTENCY_HEADER),
         issued_elsewhere=issued_elsewhere,
+        given_blanks=boxes,
     )
     return mailboxes.document_view(session, actor, document.public_id), 201
 

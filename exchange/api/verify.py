@@ -9,7 +9,7 @@ from flask import Blueprint, request
 
 from exchange.app import current_runtime
 from exchange.errors import PayloadTooLargeError, UnsupportedFileError, ValidationError
-from signer.errors import UnreadablePdfError
+from signer.errors import PasswordProtectedError, UnreadablePdfError
 from signer.reports import render_text, summarize
 from signer.verification import verify_pdf
 
@@ -36,6 +36,8 @@ def verify_upload() -> dict[str, Any]:
             offline=runtime.settings.verify_offline,
             timeout=runtime.settings.verify_timeout,
         )
+    except PasswordProtectedError as error:
+        raise ValidationError(str(error), errors={"file": str(error)}) from None
     except UnreadablePdfError as error:
         raise UnsupportedFileError(str(error)) from None
     return {**report.to_dict(), "summary": summarize(report), "text": render_text(report)}

@@ -12,12 +12,13 @@ import contextlib
 import os
 import tempfile
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 from typing import IO
 
+from pyhanko.pdf_utils.crypt import AuthStatus
 from pyhanko.pdf_utils.misc import PdfError
 from pyhanko.pdf_utils.reader import PdfFileReader
 from sqlalchemy import select
@@ -46,7 +47,15 @@ from exchange.runtime import Runtime
 from exchange.services.credentials import agency_credential, official_credential, signer_errors
 from exchange.services.registers import DatabaseNumberSource
 from signer.appearance import Appearance, load_image
-from signer.issuing import issue_document, prepare_draft, vietnam_date
+from signer.errors import (
+    BlankPlacementError,
+    BlanksNotFoundError,
+    EncryptedPdfError,
+    PasswordProtectedError,
+)
+from signer.fields import DAY_FIELD, MONTH_FIELD, NUMBER_FIELD
+from signer.issuing import Blank, issue_document, prepare_draft, vietnam_date
+from signer.messages import PASSWORD_PROTECTED
 from signer.signing import SignOptions, SignResult, sign_pdf
 
 CLASSIFIED = frozenset({"mật", "tối mật", "tuyệt mật"})
@@ -64,6 +73,12 @@ LENGTH_LIMITS = {
     "supersedes": 36,
 }
 AGENCY_FIELD = "ChuKyCoQuan"
+# Upload fields that give a blank's box by hand, and the workflow field each one is for.
+BOX_FIELDS = {"number_box": NUMBER_FIELD, "day_box": DAY_FIELD, "month_box": MONTH_FIELD}
+BOX_HINT = (
+    "gửi kèm vị trí các ô trong trường number_box, day_box, month_box: x,y,rộng,cao tính bằng "
+    "point từ góc dưới bên trái trang 1"
+)
 
 
 @dataclass(frozen=True)
@@ -116,17 +131,22 @@ def check_draft_input(data: DraftInput) -> None:
 
 
 def _page_count(path: Path) -> int:
-    """Pages of a readable, unencrypted PDF; UnsupportedFileError otherwise."""
+    """Pages of a readable PDF; UnsupportedFileError otherwise.
+
+    A file encrypted with an owner password only opens as in any viewer (a draft is then
+    rewritten unencrypted by prepare_draft; a document signed elsewhere is kept as it is); one
+    that needs a password to open is a field error.
+    """
     with path.open("rb") as handle:
         if handle.read(5) != b"%PDF-":
             raise UnsupportedFileError("tệp tải lên không phải PDF")
         handle.seek(0)
         try:
             reader = PdfFileReader(handle, strict=False)
-            if reader.encrypted:
-                raise UnsupportedFileError("tệp PDF được mã hóa: hãy gửi bản không đặt mật khẩu")
+            if reader.encrypted and reader.decrypt("").status == AuthStatus.FAILED:
+                raise ValidationError(PASSWORD_PROTECTED, errors={"file": PASSWORD_PROTECTED})
             return int(reader.root["/Pages"]["/Count"])
-        except UnsupportedFileError:
+        except ValidationError:
             raise
         except (PdfError, ValueError, KeyError, TypeError, IndexError, RecursionError):
             raise UnsupportedFileError(
@@ -192,8 +212,11 @@ def create_document(
     *,
     idempotency_key: str | None = None,
     issued_elsewhere: bool = False,
+    given_blanks: Mapping[str, Blank] | None = None,
 ) -> Document:
     """Store an uploaded PDF as a draft, with blanks for the number and date the issue fills.
+
+    ``given_blanks`` (keys from BOX_FIELDS) places blanks by hand where page 1 shows none.
 
     ``issued_elsewhere``: the clerk brings in a document already signed by the official and the
     agency outside the service (the agency's USB token at the clerical office), ready to send;
@@ -211,6 +234,14 @@ def create_document(
         if existing is not None:
             return existing
     check_draft_input(data)
+    given_blanks = dict(given_blanks or {})
+    if set(given_blanks) - set(BOX_FIELDS):
+        raise ValueError(f"unknown blank fields: {sorted(set(given_blanks) - set(BOX_FIELDS))}")
+    if issued_elsewhere and given_blanks:
+        raise ValidationError(
+            "văn bản đã ban hành không cần vị trí ô số và ngày",
+            errors={name: "chỉ dùng cho dự thảo" for name in given_blanks},
+        )
     if issued_elsewhere and not data.notation.strip():
         raise ValidationError(
             "văn bản đã ban hành phải ghi số và ký hiệu", errors={"notation": "cần ghi số, ký hiệu"}
@@ -233,7 +264,7 @@ def create_document(
         with _scratch(runtime) as prepared:
             try:
                 with signer_errors():
-                    prepare_draft(original, prepared)
+                    _prepare(original, prepared, given_blanks)
             except ConflictError as error:
                 # No blanks for the number and date: not a draft in the official layout.
                 raise ValidationError(
@@ -285,6 +316,23 @@ def create_document(
             raise
         return existing
     return document
+
+
+def _prepare(original: Path, prepared: Path, given_blanks: Mapping[str, Blank]) -> None:
+    """prepare_draft, its refusals told as errors on the upload's fields."""
+    given = {BOX_FIELDS[name]: blank for name, blank in given_blanks.items()}
+    try:
+        prepare_draft(original, prepared, given=given or None)
+    except BlankPlacementError as error:
+        name = next(form for form, field in BOX_FIELDS.items() if field == error.field)
+        raise ValidationError(str(error), errors={name: str(error)}) from None
+    except BlanksNotFoundError as error:
+        raise ValidationError(
+            f"{error}: {BOX_HINT}", errors={"file": "thiếu chỗ trống cho số và ngày ban hành"}
+        ) from None
+    except (PasswordProtectedError, EncryptedPdfError) as error:
+        # A password, or encryption that cannot be removed: the file itself is to change.
+        raise ValidationError(str(error), errors={"file": str(error)}) from None
 
 
 def _by_idempotency_key(session: Session, actor: Actor, key: str) -> Document | None:

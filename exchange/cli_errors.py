@@ -15,6 +15,7 @@ from typing import Any, NoReturn, TypeVar
 import click
 
 from signer.errors import SignerError, UnreadablePdfError
+from signer.messages import file_error_message
 
 log = logging.getLogger("congvan")
 
@@ -42,8 +43,7 @@ def friendly_errors(function: F) -> F:
         except SignerError as error:
             fail(str(error))
         except OSError as error:
-            name = f" {error.filename}" if error.filename else ""
-            fail(f"không đọc/ghi được tệp{name}: {error.strerror or error}")
+            fail(file_error_message(error, str(error.filename or ""), "đọc hoặc ghi"))
         except KeyboardInterrupt:
             fail("đã dừng theo yêu cầu", 130)
         except Exception:

@@ -22,6 +22,7 @@ from pyhanko.sign.signers import Signer
 from pyhanko_certvalidator.registry import SimpleCertificateStore
 
 from signer.errors import CredentialError, WrongPinError
+from signer.messages import file_error_message
 
 __all__ = ["Credential", "KeySigner", "load_credential"]
 
@@ -231,7 +232,9 @@ def load_pkcs12_credential(path: Path, pin: str | None) -> Credential:
     try:
         data = path.read_bytes()
     except OSError as error:
-        raise CredentialError(f"không đọc được tệp chứng thư số {path}: {error.strerror}") from None
+        raise CredentialError(
+            f"tệp chứng thư số: {file_error_message(error, os.fspath(path))}"
+        ) from None
     if not _is_pkcs12_structure(data):
         raise CredentialError(f"{path} không phải tệp PKCS#12 (.p12/.pfx)")
     password = pin.encode("utf-8") if pin is not None else None

@@ -17,7 +17,9 @@ def temp_beside(target: Path) -> tuple[int, str]:
         return tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".part")
     except OSError as error:
         folder = os.fspath(target.parent) or "."
-        raise SignerError(f"không ghi được vào thư mục {folder}: {error.strerror}") from None
+        raise SignerError(
+            f"không ghi được vào thư mục {folder} (chi tiết: {error.strerror or error})"
+        ) from None
 
 
 def write_atomically(

@@ -22,7 +22,7 @@ from pdfminer.pdfparser import PDFParser
 from pdfminer.psparser import PSException
 
 from signer.errors import UnreadablePdfError
-from signer.messages import pdf_error_message
+from signer.messages import file_error_message, pdf_error_message
 from signer.pagetext import PageText, read_page_text
 
 __all__ = ["DocumentLayout", "Rect", "TextLine", "find_layout"]
@@ -206,7 +206,7 @@ def find_layout(pdf: str | os.PathLike[str] | bytes | BinaryIO) -> DocumentLayou
             with open(pdf, "rb") as handle:
                 stream = io.BytesIO(handle.read())
         except OSError as error:
-            raise UnreadablePdfError(f"không đọc được {os.fspath(pdf)}: {error.strerror}") from None
+            raise UnreadablePdfError(file_error_message(error, os.fspath(pdf))) from None
     else:
         stream = pdf
     start = stream.tell()

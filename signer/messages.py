@@ -53,6 +53,10 @@ _KNOWN: tuple[tuple[tuple[str, ...], str], ...] = (
         TRUNCATED,
     ),
     (
+        ("page index out of range", "/count 0"),
+        "văn bản không có trang nào",
+    ),
+    (
         ("/pages", "page tree", "/root", "root object", "catalog", "/mediabox"),
         "tệp PDF thiếu danh mục tài liệu hoặc cây trang, không phải văn bản đọc được",
     ),
@@ -113,3 +117,19 @@ def signing_error_message(error: BaseException) -> str:
     detail = describe(error)
     meaning = _meaning(error, detail) or "ký số không thành công"
     return f"{meaning} (chi tiết: {detail})"
+
+
+def file_error_message(error: OSError, path: str, action: str = "đọc") -> str:
+    """A Vietnamese sentence for a file that cannot be read or written (``action``)."""
+    import errno
+
+    name = f" {path}" if path else ""
+    if error.errno == errno.ENOENT:
+        return f"không tìm thấy tệp{name}"
+    if error.errno in (errno.EACCES, errno.EPERM):
+        return f"không có quyền {action} tệp{name}"
+    if error.errno == errno.EISDIR:
+        return f"{path or 'đường dẫn'} là thư mục, không phải tệp"
+    if error.errno == errno.ENOSPC:
+        return f"ổ đĩa đã đầy, không {action} được tệp{name}"
+    return f"không {action} được tệp{name} (chi tiết: {error.strerror or error})"

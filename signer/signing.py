@@ -41,7 +41,13 @@ from signer.errors import (
 from signer.fetching import fetcher_backend, service_url
 from signer.files import temp_beside
 from signer.hybrid import admit_hybrid_or_refuse
-from signer.messages import ENCRYPTED, describe, pdf_error_message, signing_error_message
+from signer.messages import (
+    ENCRYPTED,
+    describe,
+    file_error_message,
+    pdf_error_message,
+    signing_error_message,
+)
 from signer.trust import is_development_mode
 
 __all__ = ["Level", "SignOptions", "SignResult", "sign_pdf"]
@@ -399,7 +405,7 @@ def _opened_source(source: str | os.PathLike[str] | BinaryIO) -> Iterator[IO[byt
     try:
         stream = open(source, "rb")  # noqa: SIM115  # closed below; the body's errors pass through
     except OSError as error:
-        raise UnreadablePdfError(f"không đọc được {os.fspath(source)}: {error.strerror}") from None
+        raise UnreadablePdfError(file_error_message(error, os.fspath(source))) from None
     with stream:
         yield stream
 

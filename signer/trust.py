@@ -12,6 +12,7 @@ from asn1crypto import pem, x509
 
 from signer.devpki import dev_root_path
 from signer.errors import SignerError
+from signer.messages import file_error_message
 
 ENV_VAR = "CONGVAN_ENV"
 
@@ -40,7 +41,10 @@ def is_development_mode() -> bool:
         return True
     if value == "production":
         return False
-    raise TrustConfigurationError(f"{ENV_VAR} must be 'development' or 'production', not {value!r}")
+    raise TrustConfigurationError(
+        f"{ENV_VAR} phải là 'development' (phát triển) hoặc 'production' (vận hành), "
+        f"không phải {value!r}"
+    )
 
 
 def load_certificates(path: str | PathLike[str]) -> tuple[x509.Certificate, ...]:
@@ -50,7 +54,7 @@ def load_certificates(path: str | PathLike[str]) -> tuple[x509.Certificate, ...]
         data = file.read_bytes()
     except OSError as error:
         raise TrustConfigurationError(
-            f"cannot read trust root file {file}: {error.strerror or error}"
+            f"tệp chứng thư gốc tin cậy: {file_error_message(error, os.fspath(file))}"
         ) from error
     try:
         if pem.detect(data):
@@ -66,10 +70,11 @@ def load_certificates(path: str | PathLike[str]) -> tuple[x509.Certificate, ...]
             _ = cert.native
     except (ValueError, TypeError) as error:
         raise TrustConfigurationError(
-            f"trust root file {file} is not a valid PEM or DER certificate: {error}"
+            f"tệp chứng thư gốc tin cậy {file} không phải chứng thư PEM hoặc DER hợp lệ "
+            f"(chi tiết: {error})"
         ) from error
     if not certs:
-        raise TrustConfigurationError(f"trust root file {file} holds no certificate")
+        raise TrustConfigurationError(f"tệp chứng thư gốc tin cậy {file} không chứa chứng thư nào")
     return certs
 
 

@@ -32,6 +32,7 @@ from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.pdf_utils.writer import BasePdfFileWriter, PdfFileWriter
 
 from signer.errors import SigningError
+from signer.messages import file_error_message
 
 __all__ = ["PreparedFont", "PreparedImage", "load_image", "serif_font"]
 
@@ -215,6 +216,8 @@ def load_image(path: str | os.PathLike[str], width_mm: float | None = None) -> P
     except SigningError as error:
         raise SigningError(f"{file}: {error}") from None
     except OSError as error:
-        raise SigningError(f"không đọc được ảnh {file}: {error.strerror}") from None
+        raise SigningError(
+            f"ảnh chữ ký hoặc con dấu: {file_error_message(error, str(file))}"
+        ) from None
     with _image_lock:
         return _images.setdefault(key, prepared)

@@ -49,7 +49,7 @@ from signer.issuing.blanks import (
     read_page_blanks,
 )
 from signer.issuing.form import add_issue_fields, existing_fields, fill_issue_fields, vietnam_date
-from signer.messages import PASSWORD_PROTECTED, pdf_error_message
+from signer.messages import PASSWORD_PROTECTED, file_error_message, pdf_error_message
 from signer.signing import SignOptions, SignResult, sign_pdf
 
 __all__ = [
@@ -143,17 +143,18 @@ def prepare_draft(
     try:
         data = Path(source).read_bytes()
     except OSError as error:
-        raise UnreadablePdfError(f"không đọc được {os.fspath(source)}: {error.strerror}") from None
+        raise UnreadablePdfError(file_error_message(error, os.fspath(source))) from None
     if not data.startswith(b"%PDF-"):
         raise UnreadablePdfError("tệp đầu vào không phải PDF (thiếu phần đầu %PDF-)")
     refuse_inconsistent_hybrid(data)  # before the page is read: the two views may differ
     data = decrypt_unsigned(data)
-    if blanks is None:
-        blanks = place_issue_blanks(data, given) if given else find_issue_blanks(data)
     buffer = io.BytesIO()
     try:
+        # The file's structure first: a truncated file is told as such, not as a missing line.
         writer = IncrementalPdfFileWriter(io.BytesIO(data), strict=True)
         admit_hybrid_or_refuse(writer.prev)
+        if blanks is None:
+            blanks = place_issue_blanks(data, given) if given else find_issue_blanks(data)
         add_issue_fields(writer, blanks)
         writer.write(buffer)
     except SignerError:
@@ -201,7 +202,7 @@ def _check_prepared(source: str | os.PathLike[str]) -> None:
                 raise EncryptedPdfError(NOT_PREPARED_ENCRYPTED)
             fields = existing_fields(writer)
     except OSError as error:
-        raise UnreadablePdfError(f"không đọc được {os.fspath(source)}: {error.strerror}") from None
+        raise UnreadablePdfError(file_error_message(error, os.fspath(source))) from None
     except SignerError:
         raise
     except (PdfError, ValueError, KeyError, TypeError, IndexError, AttributeError) as error:

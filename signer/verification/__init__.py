@@ -35,6 +35,7 @@ from signer.verification.structure import (
     stream_size,
     tail_problem,
 )
+from signer.verification.timeline import check_revocations
 
 Source = str | PathLike[str] | bytes | BinaryIO
 T = TypeVar("T")
@@ -181,6 +182,9 @@ async def _verify_reader(
         )
     # Oldest first; malformed ones (no revision known) go last so they cannot pose as "the last".
     outcomes.sort(key=_revision_order)
+    outcomes = await check_revocations(
+        outcomes, trust=trust, dss=dss, offline=offline, timeout=timeout, now=now
+    )
     reports = tuple(
         report_for(o, last=i == len(outcomes) - 1, dss=dss, outcomes=outcomes, index=i)
         for i, o in enumerate(outcomes)
@@ -259,11 +263,12 @@ def _judge(
     unsure = [r for r in reports if r.verdict == "indeterminate"]
     if unsure:
         first = unsure[0]
+        what = "Document timestamp" if first.kind == "document_timestamp" else "Signature"
         detail = first.problems[0] if first.problems else first.subindication
         return _report(
             name,
             "indeterminate",
-            _one_line(f"Signature '{first.field}' is indeterminate: {detail}"),
+            _one_line(f"{what} '{first.field}' is indeterminate: {detail}"),
             modified,
             reports,
         )

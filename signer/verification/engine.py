@@ -46,11 +46,7 @@ from pyhanko_certvalidator.registry import SimpleTrustManager
 from signer.trust import TrustSettings
 from signer.verification.certified_fill import CertifiedFormFillRule
 from signer.verification.model import Modifications
-from signer.verification.revocation import (
-    RevocationOutcome,
-    check_revocation,
-    embedded_data_covers,
-)
+from signer.verification.revocation import RevocationOutcome, embedded_data_covers
 from signer.verification.speedups import SIGNATURE_VALIDATOR
 from signer.verification.structure import byte_range_problem
 from signer.verification.workflow import WorkflowFieldFillRule
@@ -150,6 +146,8 @@ class Outcome:
     structural_problem: str | None = None
     structural_subindication: str = "FORMAT_FAILURE"
     embedded_revinfo: bool = False
+    # The revocation status of the signature timestamp's TSA (signer/verification/timeline.py).
+    timestamp_revocation: RevocationOutcome | None = None
 
 
 def list_signatures(reader: PdfFileReader) -> list[tuple[str, generic.DictionaryObject]]:
@@ -221,22 +219,11 @@ async def validate_one(
     except Exception as error:
         return Outcome(name, kind, embedded, None, None, f"signature cannot be validated: {error}")
 
-    revocation = None
+    # Revocation is checked once every signature and timestamp is validated: whether a revoked
+    # certificate still signed in time depends on the timestamps that follow (timeline.py).
     crls, ocsps = signed_revinfo(embedded)
     covered = embedded_data_covers(status.signing_cert, [*dss.crls, *crls], [*dss.ocsps, *ocsps])
-    if status.trusted and status.validation_path is not None:
-        revocation = await check_revocation(
-            status.validation_path,
-            manager=manager,
-            other_certs=[*dss.certs, *embedded.other_embedded_certs],
-            crls=[*dss.crls, *crls],
-            ocsps=[*dss.ocsps, *ocsps],
-            offline=offline,
-            moment=_signature_moment(status) or now,
-            timeout=timeout,
-            development=trust.development,
-        )
-    return Outcome(name, kind, embedded, status, revocation, embedded_revinfo=covered)
+    return Outcome(name, kind, embedded, status, None, embedded_revinfo=covered)
 
 
 def _signature_moment(status: PdfSignatureStatus) -> datetime | None:

@@ -28,6 +28,7 @@ from signer.verification.model import (
     SignerInfo,
     Verdict,
 )
+from signer.verification.revocation import RevocationOutcome
 
 _TRUST_PROBLEMS = {
     "NO_CERTIFICATE_CHAIN_FOUND": (
@@ -197,6 +198,28 @@ def report_for(
         failed = True
         problems.append(problem)
 
+    def unsure(sub: str, problem: str) -> None:
+        nonlocal indeterminate, subindication
+        if not failed and not indeterminate:
+            subindication = sub
+        indeterminate = True
+        problems.append(problem)
+
+    def judge_revocation(rev: RevocationOutcome, prefix: str = "") -> None:
+        """Revoked: failed, or indeterminate without proof of time; unknown: indeterminate."""
+        if rev.status == "revoked":
+            problem = prefix + (rev.problem or "the certificate is revoked")
+            if rev.no_poe:
+                unsure("REVOKED_NO_POE", problem)
+            else:
+                fail("REVOKED", problem)
+        elif rev.status == "unknown":
+            unsure(
+                "TRY_LATER", prefix + (rev.problem or "revocation status could not be established")
+            )
+        elif rev.problem and rev.status == "not_checked":
+            problems.append(prefix + rev.problem)
+
     integrity = bool(status.intact and status.valid)
     if not status.intact:
         fail("HASH_FAILURE", "the signed bytes were changed (digest mismatch)")
@@ -256,19 +279,16 @@ def report_for(
         rev = outcome.revocation
         if rev is not None:
             revocation = rev.status
-            if rev.status == "revoked":
-                fail("REVOKED", rev.problem or "the certificate is revoked")
-            elif rev.status == "unknown":
-                indeterminate = True
-                if not failed:
-                    subindication = "TRY_LATER"
-                problems.append(rev.problem or "revocation status could not be established")
-            elif rev.problem and rev.status == "not_checked":
-                problems.append(rev.problem)
+            judge_revocation(rev)
         elif status.revoked:
             revocation = "revoked"
+        if outcome.timestamp_revocation is not None:
+            judge_revocation(outcome.timestamp_revocation, "signature timestamp: ")
     else:
         timestamp = status.timestamp.isoformat()
+        if outcome.revocation is not None:  # the TSA's certificate
+            revocation = outcome.revocation.status
+            judge_revocation(outcome.revocation)
 
     verdict: Verdict = "failed" if failed else "indeterminate" if indeterminate else "passed"
     return SignatureReport(

@@ -39,15 +39,22 @@ _OFFLINE_POLICY = RevocationCheckingPolicy(
     intermediate_ca_cert_rule=RevocationCheckingRule.CHECK_IF_DECLARED_SOFT,
 )
 _MAX_FETCH_SECONDS = 10.0
+SIGNER = "the signer's certificate"
+TSA = "the timestamp authority's certificate"
 
 
 @dataclass(frozen=True)
 class RevocationOutcome:
-    """The revocation status of a signer's certificate path, and why when not good."""
+    """The revocation status of a certificate path, and why when not good.
+
+    `no_poe`: revoked, but nothing proves whether the signature (or timestamp) was made before
+    or after the revocation: ETSI EN 319 102-1 INDETERMINATE/REVOKED_NO_POE, not FAILED/REVOKED.
+    """
 
     status: Status
     problem: str | None = None
     revoked_at: datetime | None = None
+    no_poe: bool = False
 
 
 async def check_revocation(
@@ -61,9 +68,11 @@ async def check_revocation(
     moment: datetime | None,
     timeout: float | None,
     development: bool = False,
+    subject: str = SIGNER,
 ) -> RevocationOutcome:
     """Check every certificate of `path` for revocation at `moment` (None: now).
 
+    `subject` names the path's end certificate in problems (the signer's, or a TSA's);
     `development` lets requests to the development services follow CONGVAN_DEV_SERVICES_URL.
     """
     if offline and not crls and not ocsps:
@@ -94,7 +103,7 @@ async def check_revocation(
     try:
         await async_validate_path(context, path)
     except RevokedError as error:
-        whose = "the signer's certificate" if error.is_ee_cert else "a CA certificate in the chain"
+        whose = subject if error.is_ee_cert else "a CA certificate in the chain"
         return RevocationOutcome(
             "revoked",
             f"{whose} was revoked on {error.revocation_dt.isoformat()}",

@@ -233,7 +233,7 @@ def load_pkcs12_credential(path: Path, pin: str | None) -> Credential:
         data = path.read_bytes()
     except OSError as error:
         raise CredentialError(
-            f"tệp chứng thư số: {file_error_message(error, os.fspath(path))}"
+            file_error_message(error, f"tệp chứng thư số {os.fspath(path)}")
         ) from None
     if not _is_pkcs12_structure(data):
         raise CredentialError(f"{path} không phải tệp PKCS#12 (.p12/.pfx)")

@@ -123,13 +123,15 @@ def file_error_message(error: OSError, path: str, action: str = "đọc") -> str
     """A Vietnamese sentence for a file that cannot be read or written (``action``)."""
     import errno
 
-    name = f" {path}" if path else ""
-    if error.errno == errno.ENOENT:
-        return f"không tìm thấy tệp{name}"
-    if error.errno in (errno.EACCES, errno.EPERM):
-        return f"không có quyền {action} tệp{name}"
-    if error.errno == errno.EISDIR:
-        return f"{path or 'đường dẫn'} là thư mục, không phải tệp"
-    if error.errno == errno.ENOSPC:
-        return f"ổ đĩa đã đầy, không {action} được tệp{name}"
-    return f"không {action} được tệp{name} (chi tiết: {error.strerror or error})"
+    reasons = {
+        errno.ENOENT: "không có tệp này",
+        errno.EACCES: f"không có quyền {action} tệp",
+        errno.EPERM: f"không có quyền {action} tệp",
+        errno.EISDIR: "đây là thư mục, không phải tệp",
+        errno.ENOSPC: "ổ đĩa đã đầy",
+    }
+    name = f" {path}" if path else " tệp"
+    reason = reasons.get(error.errno or 0)
+    if reason is None:
+        return f"không {action} được{name} (chi tiết: {error.strerror or error})"
+    return f"không {action} được{name}: {reason}"

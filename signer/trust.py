@@ -54,7 +54,7 @@ def load_certificates(path: str | PathLike[str]) -> tuple[x509.Certificate, ...]
         data = file.read_bytes()
     except OSError as error:
         raise TrustConfigurationError(
-            f"tệp chứng thư gốc tin cậy: {file_error_message(error, os.fspath(file))}"
+            file_error_message(error, f"tệp chứng thư gốc tin cậy {os.fspath(file)}")
         ) from error
     try:
         if pem.detect(data):

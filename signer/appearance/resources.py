@@ -216,8 +216,6 @@ def load_image(path: str | os.PathLike[str], width_mm: float | None = None) -> P
     except SigningError as error:
         raise SigningError(f"{file}: {error}") from None
     except OSError as error:
-        raise SigningError(
-            f"ảnh chữ ký hoặc con dấu: {file_error_message(error, str(file))}"
-        ) from None
+        raise SigningError(file_error_message(error, f"ảnh {file}")) from None
     with _image_lock:
         return _images.setdefault(key, prepared)

@@ -21,7 +21,6 @@ from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.sign import signers, timestamps
 from pyhanko.sign.fields import MDPPerm
 from pyhanko.sign.validation import add_validation_info
-from pyhanko_certvalidator import ValidationContext
 
 from signer.credentials import load_credential
 from signer.devpki import DEV_PASSPHRASE, DEV_TSA_URL, dev_p12_path
@@ -31,6 +30,7 @@ from signer.signing import SignOptions, sign_pdf
 from signer.trust import load_trust
 from signer.verification import VerificationReport, verify_pdf
 from tests import attacks
+from tests.devservices import dev_tsa_url, fetching_context
 
 # Where page 1 of the sample letter prints nothing (checked below), and where it prints text.
 EMPTY_AREA = (330.0, 40.0, 520.0, 60.0)
@@ -270,14 +270,12 @@ def test_dss_and_document_timestamp_by_another_tool_on_an_issued_document_pass(
         SignOptions(level="b-t", tsa_url=DEV_TSA_URL, field_name="ChuKyCoQuan"),
         now=datetime(2026, 11, 27, 2, 15, tzinfo=UTC),
     )
-    context = ValidationContext(
-        trust_roots=list(load_trust(development=True).roots), allow_fetching=True
-    )
+    context = fetching_context(load_trust(development=True).roots)  # the run's dev services
     reader = PdfFileReader(io.BytesIO(issued.read_bytes()))
     with_dss = io.BytesIO()
     add_validation_info(reader.embedded_signatures[-1], context, output=with_dss)
     stamped = io.BytesIO()
-    signers.PdfTimeStamper(timestamps.HTTPTimeStamper(DEV_TSA_URL)).timestamp_pdf(
+    signers.PdfTimeStamper(timestamps.HTTPTimeStamper(dev_tsa_url())).timestamp_pdf(
         IncrementalPdfFileWriter(io.BytesIO(with_dss.getvalue())),
         "sha256",
         context,

@@ -29,6 +29,7 @@ from signer.signing import SignOptions, sign_pdf
 from signer.trust import load_trust
 from signer.verification import VerificationReport, verify_pdf
 from tests import attacks
+from tests.devservices import dev_tsa_url, fetching_context
 
 ISSUED_AT = datetime(2026, 11, 27, 2, 15, tzinfo=UTC)
 
@@ -200,14 +201,12 @@ def test_b_lta_signature_by_another_tool_passes(
 
 
 def _add_dss_and_timestamp(signed: bytes) -> bytes:
-    context = ValidationContext(
-        trust_roots=list(load_trust(development=True).roots), allow_fetching=True
-    )
+    context = fetching_context(load_trust(development=True).roots)  # the run's dev services
     reader = PdfFileReader(io.BytesIO(signed))
     with_dss = io.BytesIO()
     add_validation_info(reader.embedded_signatures[0], context, output=with_dss)
     stamped = io.BytesIO()
-    signers.PdfTimeStamper(timestamps.HTTPTimeStamper(DEV_TSA_URL)).timestamp_pdf(
+    signers.PdfTimeStamper(timestamps.HTTPTimeStamper(dev_tsa_url())).timestamp_pdf(
         IncrementalPdfFileWriter(io.BytesIO(with_dss.getvalue())),
         "sha256",
         context,

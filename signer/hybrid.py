@@ -27,7 +27,9 @@ reader (see `_CheckedHybridXRefCache`).
 
 from __future__ import annotations
 
+import bisect
 import io
+import re
 
 from pyhanko.pdf_utils import generic
 from pyhanko.pdf_utils.reader import PdfFileReader
@@ -73,6 +75,10 @@ _NOT_SHOWN = frozenset(
 _FIRST = ("/Pages", "/Kids", "/Contents", "/Resources", "/Annots", "/AcroForm")
 # More objects than any document a clerk handles; beyond this the file is refused, not walked.
 _MAX_OBJECTS = 200_000
+
+_CONTAINERS = (generic.IndirectObject, generic.DictionaryObject, generic.ArrayObject)
+# A key and the trail of its parent: the path to an object, built only when a problem names it.
+_Trail = tuple[str, "_Trail | None"]
 
 _FREE = "free"
 _ABSENT = "absent"
@@ -171,6 +177,8 @@ def check_hybrid(reader: PdfFileReader) -> str | None:
     ):
         # A reader without cross-reference streams cannot open the file at all: no second view.
         return None
+    if _reaches_only_classic(reader):
+        return None
     return _hidden_from_classic(reader)
 
 
@@ -220,16 +228,141 @@ def _conflict(
     return None
 
 
+# A region of the file (from an object's offset to the next offset any section declares) that
+# holds one object whose value is made of names, numbers, references, arrays and dictionaries
+# only: no string or comment, whose bytes another object overlapping the region could read in
+# another lexical state. The value ends at "endobj", which ends the region, or at "stream" (a
+# stream's dictionary: its data holds no references). Such a value is read within the region,
+# and every reference in it matches _REFERENCE (pyHanko's own INDIRECT_PATTERN).
+_SIMPLE_REGION = re.compile(
+    rb"\A[\x00\t\n\x0c\r ]*(\d+)[\x00\t\n\x0c\r ]+(\d+)[\x00\t\n\x0c\r ]+obj"
+    rb"((?:[^()<>%\\{}se]|<<|>>|s(?!tream)|e(?!ndobj))*)"
+    rb"(?:endobj[\x00\t\n\x0c\r ]*\Z|stream(?:\r\n|\n))"
+)
+_BRACKETS = re.compile(rb"<<|>>|\[|\]")
+_REFERENCE = re.compile(rb"(\d+)\s+(\d+)\s+R")
+
+
+def _reaches_only_classic(reader: PdfFileReader) -> bool:
+    """True when nothing reachable from the catalog, by any key, is missing from the tables.
+
+    A fast, conservative form of `_hidden_from_classic`: objects in simple regions (see
+    _SIMPLE_REGION) are not parsed, their references are read from their bytes, and every key
+    is followed. It only ever follows more references than the exact walk, so True means the
+    exact walk finds nothing either; on False the exact walk decides and names the problem.
+    """
+    xrefs = reader.xrefs
+    last = xrefs.total_revisions - 1
+    data = _file_bytes(reader)
+    if data is None:
+        return False
+    boundaries = _declared_positions(reader, len(data))
+    seen: set[int] = set()
+    pending: list[generic.PdfObject] = [reader.trailer.raw_get("/Root")]
+    while pending:
+        value = pending.pop()
+        if isinstance(value, generic.IndirectObject):
+            idnum = value.idnum
+            if idnum in seen:
+                continue
+            seen.add(idnum)
+            if len(seen) > _MAX_OBJECTS:
+                return False
+            if xrefs.get_historical_ref(value.reference, last) is None:
+                continue
+            classic = _classic(reader, idnum, last)
+            if not isinstance(classic, tuple):
+                return False
+            generation, offset = classic
+            references = _simple_references(data, boundaries, offset, idnum, generation)
+            if references is not None:
+                pending.extend(
+                    generic.IndirectObject(number, gen, reader)  # type: ignore[no-untyped-call]
+                    for number, gen in references
+                )
+                continue
+            value = value.get_object()  # type: ignore[no-untyped-call]
+        if isinstance(value, generic.DictionaryObject):
+            pending.extend(
+                value.raw_get(key)
+                for key in value
+                if key not in _NOT_SHOWN and isinstance(value.raw_get(key), _CONTAINERS)
+            )
+        elif isinstance(value, generic.ArrayObject):
+            pending.extend(
+                child
+                for child in (value.raw_get(i) for i in range(len(value)))
+                if isinstance(child, _CONTAINERS)
+            )
+    return True
+
+
+def _file_bytes(reader: PdfFileReader) -> bytes | None:
+    stream = reader.stream
+    if not isinstance(stream, io.BytesIO | io.BufferedReader | io.FileIO):
+        return None
+    position = stream.tell()
+    try:
+        stream.seek(0)
+        return stream.read()
+    finally:
+        stream.seek(position)
+
+
+def _declared_positions(reader: PdfFileReader, size: int) -> list[int]:
+    """Every offset a cross-reference section declares, and where each section starts, sorted."""
+    xrefs = reader.xrefs
+    positions = {size}
+    for revision in range(xrefs.total_revisions):
+        positions.add(xrefs.get_xref_container_info(revision).start_location)
+        section = xrefs.get_xref_data(revision)
+        positions.update(offset for _, offset in section.standard_xrefs.values())
+        if section.hybrid is not None:
+            positions.add(section.hybrid.meta_info.start_location)
+            positions.update(
+                offset for _, offset in section.hybrid.xref_data.standard_xrefs.values()
+            )
+    return sorted(positions)
+
+
+def _simple_references(
+    data: bytes, boundaries: list[int], offset: int, idnum: int, generation: int
+) -> list[tuple[int, int]] | None:
+    """The references in the object at ``offset`` if its region is simple, else None."""
+    end = boundaries[bisect.bisect_right(boundaries, offset)] if offset < len(data) else offset
+    region = data[offset:end]
+    match = _SIMPLE_REGION.match(region)
+    if match is None or (int(match.group(1)), int(match.group(2))) != (idnum, generation):
+        return None
+    value = match.group(3)
+    if not _balanced(value):
+        return None  # pyHanko would not read it as one value: let it say so
+    return [(int(m.group(1)), int(m.group(2))) for m in _REFERENCE.finditer(value)]
+
+
+def _balanced(value: bytes) -> bool:
+    """True when the dictionaries and arrays of ``value`` open and close in order."""
+    stack: list[bytes] = []
+    for token in _BRACKETS.findall(value):
+        if token in (b"<<", b"["):
+            stack.append(b">>" if token == b"<<" else b"]")
+        elif not stack or stack.pop() != token:
+            return False
+    return not stack
+
+
 def _hidden_from_classic(reader: PdfFileReader) -> str | None:
     """An object the pages need that only the cross-reference streams list, if any."""
     xrefs = reader.xrefs
     last = xrefs.total_revisions - 1
     seen: set[int] = set()
     root = reader.trailer.raw_get("/Root")
-    # Depth first, page tree first (see _FIRST).
-    pending: list[tuple[generic.PdfObject, str]] = [(root, "/Root")]
+    # Depth first, page tree first (see _FIRST). Only containers and references are pushed (a
+    # font's hundreds of /Widths numbers lead nowhere); each entry keeps its parent's entry and
+    # its key, so the path is spelt out only for the object a problem names.
+    pending: list[tuple[generic.PdfObject, _Trail]] = [(root, ("/Root", None))]
     while pending:
-        value, path = pending.pop()
+        value, trail = pending.pop()
         if isinstance(value, generic.IndirectObject):
             idnum = value.idnum
             if idnum in seen:
@@ -241,18 +374,22 @@ def _hidden_from_classic(reader: PdfFileReader) -> str | None:
                 continue  # a dangling or freed reference is null in both views
             if not isinstance(_classic(reader, idnum, last), tuple):
                 return (
-                    f"hybrid file: object {idnum} ({path}) is only in /XRefStm, not in the "
-                    "cross-reference table, so readers without cross-reference streams "
+                    f"hybrid file: object {idnum} ({_path(trail)}) is only in /XRefStm, not in "
+                    "the cross-reference table, so readers without cross-reference streams "
                     "show other pages"
                 )
             value = value.get_object()  # type: ignore[no-untyped-call]
         if isinstance(value, generic.DictionaryObject):  # streams too: their dictionaries
             for key in sorted(value, key=_push_order):
                 if key not in _NOT_SHOWN:
-                    pending.append((value.raw_get(key), _step(path, key)))
+                    child = value.raw_get(key)
+                    if isinstance(child, _CONTAINERS):
+                        pending.append((child, (key, trail)))
         elif isinstance(value, generic.ArrayObject):
             for index in reversed(range(len(value))):
-                pending.append((value.raw_get(index), _step(path, f"[{index}]")))
+                child = value.raw_get(index)
+                if isinstance(child, _CONTAINERS):
+                    pending.append((child, (f"[{index}]", trail)))
     return None
 
 
@@ -261,7 +398,14 @@ def _push_order(key: str) -> int:
     return -(_FIRST.index(key) if key in _FIRST else len(_FIRST))
 
 
-def _step(path: str, key: str) -> str:
-    if len(path) > 120:
-        return path
-    return path + ("" if key.startswith("[") else " ") + key
+def _path(trail: _Trail) -> str:
+    """The keys from the catalog down to an object, e.g. "/Root /Pages /Kids[0] /Contents"."""
+    keys: list[str] = []
+    step: _Trail | None = trail
+    while step is not None:
+        keys.append(step[0])
+        step = step[1]
+    path = ""
+    for key in reversed(keys):
+        path += ("" if key.startswith("[") or not path else " ") + key
+    return path if len(path) <= 160 else path[:157] + "..."

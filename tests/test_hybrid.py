@@ -313,3 +313,52 @@ def test_an_xrefstm_after_the_table_that_names_it_fails(
     note = b"<< /Type /Annot /Subtype /Text /Rect [0 0 10 10] /Contents (x) >>"
     report = verify(_companion_update(signed, {900: note}, stream_after_table=True))
     assert_hybrid_failure(report, "does not lie before the table that names it")
+
+
+# --- the fast form of the walk: conservative, and the exact walk decides when it doubts
+
+
+def test_fast_walk_admits_the_office_layout_without_the_exact_walk(hybrid: bytes) -> None:
+    from signer import hybrid as module
+
+    reader = PdfFileReader(io.BytesIO(hybrid), strict=True)
+    assert module._reaches_only_classic(reader)
+
+
+@pytest.mark.parametrize("shadow", ["redeclared", "hidden-content"])
+def test_fast_walk_never_admits_a_shadow(sample_pdf: Path, shadow: str) -> None:
+    from signer import hybrid as module
+
+    forged = make_hybrid(sample_pdf.read_bytes(), shadow=shadow)  # type: ignore[arg-type]
+    reader = PdfFileReader(io.BytesIO(forged), strict=True)
+    if shadow == "hidden-content":
+        assert not module._reaches_only_classic(reader)
+    assert check_hybrid(reader) is not None
+
+
+@pytest.mark.parametrize(
+    ("region", "expected"),
+    [
+        (b"7 0 obj\n<< /Type /Font /Widths [1 2 3] /FontDescriptor 8 0 R >>\nendobj\n", [(8, 0)]),
+        (b"7 0 obj [ 12 0 R 13 0 R ] endobj", [(12, 0), (13, 0)]),
+        # A string, a comment, a hex string or a stream: another object could overlap the
+        # region in another lexical state, so it is parsed for real.
+        (b"7 0 obj << /T (x) /P 8 0 R >> endobj\n", None),
+        (b"7 0 obj << /P 8 0 R % )\n>> endobj\n", None),
+        (b"7 0 obj << /ID <0A> /P 8 0 R >> endobj\n", None),
+        (b"7 0 obj << /Length 2 /Filter /FlateDecode >>\nstream\n8 0 R\nendstream\nendobj\n", []),
+        (b"7 0 obj << /Length 9 0 R >>\nstream\n8 0 R\nendstream\nendobj\n", [(9, 0)]),
+        (b"7 0 obj << /Length (2) >>\nstream\nab\nendstream\nendobj\n", None),
+        # Unbalanced: pyHanko would not read one value here.
+        (b"7 0 obj [ 8 0 R endobj\n", None),
+        (b"7 0 obj << /A [ 8 0 R >> ] endobj\n", None),
+        # Not the object the table names, or bytes after endobj: parsed for real.
+        (b"9 0 obj << /P 8 0 R >> endobj\n", None),
+        (b"7 0 obj << /P 8 0 R >> endobj 8 0 R\n", None),
+    ],
+)
+def test_simple_regions(region: bytes, expected: list[tuple[int, int]] | None) -> None:
+    from signer.hybrid import _simple_references
+
+    data = b"%PDF-1.7\n" + region
+    assert _simple_references(data, [9, len(data)], 9, 7, 0) == expected

@@ -34,6 +34,15 @@ the same agency chains recur in every document). Whether a signature verifies is
 of the signature, the signed bytes, the key, the algorithm and the context, all of which form the
 key; failures are never remembered. CMS signed attributes (a SET, unique per signature) are
 always checked afresh, so no per-document result is ever reused.
+
+6. Faster arrays of plain numbers (font /Widths, /W, boxes, /ByteRange): pyHanko reads each element
+through `read_object`, peeking for an indirect reference, about 1 us per number, and fonts carry
+hundreds. The fast reader matches the whole array with one regular expression that admits only
+numbers pyHanko itself would read (optional sign, digits, at most one dot) separated by PDF
+whitespace and followed by whitespace or ']'; there is no 'R', so no element can be a reference.
+Each number becomes the NumberObject or FloatObject pyHanko makes for that token, with the same
+container reference. Anything else (comments, references, nested objects, an array longer than
+the window) rewinds and goes to pyHanko's own reader.
 """
 
 from __future__ import annotations
@@ -61,11 +70,18 @@ _NAME_CHUNK = 64
 _PLAIN_NAME_BYTES = bytes(b for b in range(0x21, 0x7F) if b not in b"#()<>[]{}/%")
 _WHITESPACE = b" \n\r\t\x00\x0c"
 _CHUNK = 16 * 1024
+_ARRAY_WINDOW = 16 * 1024
+_NUMBER = rb"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)"
+_NUMBER_ARRAY_RE = re.compile(
+    rb"\[((?:[ \n\r\t\x00\x0c]*" + _NUMBER + rb"(?=[ \n\r\t\x00\x0c\]]))*)[ \n\r\t\x00\x0c]*\]"
+)
+_PDF_WHITESPACE_RE = re.compile(rb"[ \n\r\t\x00\x0c]+")
 _MAX_FAST = 64 * 1024 * 1024
 
 _original: Callable[[BinaryIO], Any] = generic.read_hex_string_from_stream
 _original_read_until_delimiter: Callable[[BinaryIO], bytes] = misc.read_until_delimiter
 _original_decode_name: Callable[[bytes], Any] = generic._decode_name
+_original_read_array: Callable[..., Any] = generic.ArrayObject.read_from_stream
 _original_name_eq: Callable[[x509.Name, object], bool] = x509.Name.__eq__
 _original_hashable: property = x509.Name.hashable
 _MEMO_LIMIT = 8192
@@ -130,6 +146,28 @@ def decode_name_fast(name_bytes: bytes) -> Any:
     if name_bytes.translate(None, _PLAIN_NAME_BYTES):
         return _original_decode_name(name_bytes)
     return generic.NameObject("/" + name_bytes.decode("ascii"))
+
+
+def read_array_fast(
+    stream: BinaryIO,
+    container_ref: Any,
+    in_content_stream: generic.ContentOpReading = generic.ContentOpReading.NO,
+) -> Any:
+    """pyHanko's ArrayObject.read_from_stream; an array of plain numbers is read in one match."""
+    start = stream.tell()
+    match = _NUMBER_ARRAY_RE.match(stream.read(_ARRAY_WINDOW))
+    if match is None:
+        stream.seek(start)
+        return _original_read_array(stream, container_ref, in_content_stream=in_content_stream)
+    array = generic.ArrayObject()
+    for token in _PDF_WHITESPACE_RE.split(match.group(1)):
+        if token:
+            text = token.decode("ascii")
+            number = generic.FloatObject(text) if b"." in token else generic.NumberObject(text)
+            number.container_ref = container_ref
+            array.append(number)
+    stream.seek(start + match.end())
+    return array
 
 
 def name_equal(self: x509.Name, other: object) -> bool:
@@ -273,6 +311,7 @@ def install() -> None:
     generic.read_hex_string_from_stream = read_hex_string_fast  # type: ignore[assignment]
     generic.read_until_delimiter = read_until_delimiter_fast  # type: ignore[attr-defined]
     generic._decode_name = decode_name_fast  # type: ignore[assignment]
+    generic.ArrayObject.read_from_stream = staticmethod(read_array_fast)  # type: ignore[method-assign,assignment]
     x509.Name.__eq__ = name_equal  # type: ignore[method-assign,assignment]
     x509.Name.hashable = property(_name_hashable)  # type: ignore[method-assign,assignment]
     generic_cms.extract_certificate_info = extract_certificate_info_interned  # type: ignore[attr-defined]
@@ -284,6 +323,7 @@ def uninstall() -> None:
     generic.read_hex_string_from_stream = _original  # type: ignore[assignment]
     generic.read_until_delimiter = _original_read_until_delimiter  # type: ignore[attr-defined,assignment]
     generic._decode_name = _original_decode_name  # type: ignore[assignment]
+    generic.ArrayObject.read_from_stream = staticmethod(_original_read_array)  # type: ignore[method-assign,assignment]
     x509.Name.__eq__ = _original_name_eq  # type: ignore[method-assign]
     x509.Name.hashable = _original_hashable  # type: ignore[method-assign]
     generic_cms.extract_certificate_info = _original_extract  # type: ignore[attr-defined,assignment]

@@ -175,3 +175,37 @@ def test_signing_certificate_check_memo_never_remembers_a_mismatch(tmp_path: Pat
             speedups.check_signing_certificate_once(stranger, attrs)
     assert (own.dump(), attrs.dump()) in speedups._checked_signing_certificates
     assert (stranger.dump(), attrs.dump()) not in speedups._checked_signing_certificates
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        b"[]",
+        b"[ ]",
+        b"[250 333 500.5 -12 +7 .5 -.25 3. 007]",
+        b"[\x00 1\t2\r\n3\x0c]",
+        b"[1 2 3]/Next",
+        b"[" + b" 600" * 5000 + b"]",  # longer than the fast reader's window
+        b"[ 12 0 R 13 0 R ]",  # references
+        b"[1 0 R]",
+        b"[1 2 % comment\n 3]",
+        b"[1 [2 3] 4]",
+        b"[1 /Name 2]",
+        b"[1.2.3]",
+        b"[1-2]",
+        b"[1 2",  # unterminated
+    ],
+)
+def test_number_arrays_read_as_pyhanko_reads_them(text: bytes) -> None:
+    def read(reader: object) -> tuple[object, int]:
+        stream = io.BytesIO(text)
+        try:
+            result = reader(stream, "container")  # type: ignore[operator]
+        except Exception as error:
+            return type(error), -1
+        return (
+            [(type(item), item, getattr(item, "container_ref", None)) for item in result],
+            stream.tell(),
+        )
+
+    assert read(speedups.read_array_fast) == read(speedups._original_read_array)

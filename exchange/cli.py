@@ -17,7 +17,8 @@ from typing import Any
 import click
 
 from exchange.cli_errors import EXIT_FAILED, EXIT_OK, EXIT_UNREADABLE, friendly_errors, trust_option
-from signer.errors import UnreadablePdfError
+from signer.errors import UnreadablePdfError, VerificationTimeoutError
+from signer.messages import file_error_message
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -60,15 +61,17 @@ def verify_command(
             report = verify_pdf(path, trust=trust, offline=offline, timeout=timeout)
         except UnreadablePdfError as error:
             worst = max(worst, EXIT_UNREADABLE)
-            click.echo(f"congvan: {path}: {error}", err=True)
+            hint = " (có thể tăng --timeout)" if isinstance(error, VerificationTimeoutError) else ""
+            click.echo(f"congvan: {path}: {error}{hint}", err=True)
             if as_json:
                 click.echo(json.dumps(unreadable_report(path, str(error)), ensure_ascii=False))
             continue
         except OSError as error:
             worst = max(worst, EXIT_UNREADABLE)
-            click.echo(f"congvan: {path}: không đọc được tệp: {error.strerror or error}", err=True)
+            message = file_error_message(error, str(path))
+            click.echo(f"congvan: {message}", err=True)
             if as_json:
-                click.echo(json.dumps(unreadable_report(path, str(error)), ensure_ascii=False))
+                click.echo(json.dumps(unreadable_report(path, message), ensure_ascii=False))
             continue
         if report.verdict != "passed":
             worst = max(worst, EXIT_FAILED)

@@ -23,6 +23,10 @@ class UnreadablePdfError(SignerError):
     """The input is not a PDF this library can read (empty, truncated, malformed, too deep)."""
 
 
+class NotPdfError(UnreadablePdfError):
+    """The input is no PDF at all: empty, or without a %PDF- header."""
+
+
 class SigningError(SignerError):
     """Signing failed for a reason other than the credential or the input (e.g. the TSA is down)."""
 

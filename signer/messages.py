@@ -21,6 +21,10 @@ ENCRYPTED_SIGNED = (
     "tệp PDF đã được ký số và được mã hóa (đặt mật khẩu chủ sở hữu): không thể bỏ mã hóa mà "
     "không làm hỏng chữ ký đã có; hãy đề nghị nơi gửi cung cấp bản đã ký không mã hóa"
 )
+EMPTY_FILE = "tệp rỗng (0 byte), không phải tệp PDF"
+NOT_PDF = "tệp không phải PDF (thiếu phần đầu %PDF-)"
+TOO_DEEP = "tệp PDF lồng quá sâu, không đọc được"
+NO_CATALOG = "tệp PDF thiếu danh mục tài liệu hoặc cây trang, không phải văn bản đọc được"
 ENCRYPTED = (
     "tệp PDF được mã hóa (đặt mật khẩu chủ sở hữu hoặc hạn chế quyền): hãy xuất lại ra PDF "
     "không đặt mật khẩu, hoặc chuẩn bị dự thảo bằng congvan prepare (tự bỏ mã hóa)"
@@ -56,10 +60,7 @@ _KNOWN: tuple[tuple[tuple[str, ...], str], ...] = (
         ("page index out of range", "/count 0"),
         "văn bản không có trang nào",
     ),
-    (
-        ("/pages", "page tree", "/root", "root object", "catalog", "/mediabox"),
-        "tệp PDF thiếu danh mục tài liệu hoặc cây trang, không phải văn bản đọc được",
-    ),
+    (("/pages", "page tree", "/root", "root object", "catalog", "/mediabox"), NO_CATALOG),
     (
         ("object stream",),
         "tệp PDF có luồng đối tượng (object stream) bị hỏng",
@@ -95,7 +96,7 @@ def _meaning(error: BaseException, text: str) -> str | None:
     if names & set(_TRUNCATED_TYPES):
         return TRUNCATED
     if isinstance(error, RecursionError):
-        return "tệp PDF lồng quá sâu, không đọc được"
+        return TOO_DEEP
     lowered = text.lower()
     for words, meaning in _KNOWN:
         if any(word in lowered for word in words):
@@ -110,6 +111,14 @@ def pdf_error_message(error: BaseException, what: str = "tệp PDF") -> str:
         f"không đọc được {what}: tệp bị hỏng hoặc có cấu trúc chương trình không đọc được"
     )
     return f"{meaning} (chi tiết: {detail})"
+
+
+def time_limit_message(what: str, seconds: float) -> str:
+    """A Vietnamese sentence for work on one file (``what``) stopped at its time limit."""
+    return (
+        f"{what} vượt quá thời gian cho phép ({seconds:g} giây) nên đã dừng: tệp quá lớn hoặc "
+        "có cấu trúc bất thường"
+    )
 
 
 def signing_error_message(error: BaseException) -> str:

@@ -9,7 +9,7 @@ from flask import Blueprint, request
 
 from exchange.app import current_runtime
 from exchange.errors import PayloadTooLargeError, UnsupportedFileError, ValidationError
-from signer.errors import PasswordProtectedError, UnreadablePdfError
+from signer.errors import NotPdfError, UnreadablePdfError
 from signer.reports import render_text, summarize
 from signer.verification import verify_pdf
 
@@ -18,7 +18,11 @@ verify_api = Blueprint("verify", __name__)
 
 @verify_api.post("/verify")
 def verify_upload() -> dict[str, Any]:
-    """`multipart/form-data` with `file`: the report of `congvan verify --json`, and in words."""
+    """`multipart/form-data` with `file`: the report of `congvan verify --json`, and in words.
+
+    A file that is no PDF at all is 415; a PDF that cannot be read (broken, password-protected,
+    nested too deeply, over the time limit) is 422 with the reason on the `file` field.
+    """
     upload = request.files.get("file")
     if upload is None:
         raise ValidationError(
@@ -36,8 +40,10 @@ def verify_upload() -> dict[str, Any]:
             offline=runtime.settings.verify_offline,
             timeout=runtime.settings.verify_timeout,
         )
-    except PasswordProtectedError as error:
-        raise ValidationError(str(error), errors={"file": str(error)}) from None
-    except UnreadablePdfError as error:
+    except NotPdfError as error:
         raise UnsupportedFileError(str(error)) from None
+    except UnreadablePdfError as error:
+        # A PDF that cannot be read (broken, password, too deep, over the time limit): the
+        # file is what to change, so it is an error on the file field.
+        raise ValidationError(str(error), errors={"file": str(error)}) from None
     return {**report.to_dict(), "summary": summarize(report), "text": render_text(report)}

@@ -15,6 +15,7 @@ from pyhanko.pdf_utils.reader import PdfFileReader
 
 from signer.errors import UnreadablePdfError
 from signer.hybrid import admit_hybrid
+from signer.messages import TOO_DEEP
 from signer.trust import TrustSettings
 from signer.verification.deadline import call_with_time_limit
 from signer.verification.engine import (
@@ -74,7 +75,7 @@ def verify_pdf(
         return call_with_time_limit(
             lambda: _verify_stream(name, stream, trust, offline, timeout, now),
             timeout,
-            f"verification of {name}",
+            "kiểm tra chữ ký",
         )
     finally:
         if owned:
@@ -116,7 +117,7 @@ def _verify_stream(
             )
         )
     except RecursionError:
-        raise UnreadablePdfError("the PDF is nested too deeply to read") from None
+        raise UnreadablePdfError(TOO_DEEP) from None
 
 
 _local = threading.local()

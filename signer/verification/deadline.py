@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from typing import TypeVar
 
 from signer.errors import VerificationTimeoutError
+from signer.messages import time_limit_message
 
 _RETRY_SECONDS = 0.01
 T = TypeVar("T")
@@ -101,7 +102,10 @@ _WATCHDOG = _Watchdog()
 
 
 def call_with_time_limit(function: Callable[[], T], seconds: float | None, what: str) -> T:
-    """Call `function`; raise VerificationTimeoutError if it runs longer than `seconds`."""
+    """Call `function`; raise VerificationTimeoutError if it runs longer than `seconds`.
+
+    ``what`` names the work in the Vietnamese message ("kiểm tra chữ ký").
+    """
     if seconds is None:
         return function()
     if seconds <= 0:
@@ -115,9 +119,9 @@ def call_with_time_limit(function: Callable[[], T], seconds: float | None, what:
     except DeadlineExceeded:
         # Disarm again: the exception may have landed in the finally clause before it ran.
         _WATCHDOG.disarm(guard)
-        raise VerificationTimeoutError(f"{what} took longer than {seconds:g} s") from None
+        raise VerificationTimeoutError(time_limit_message(what, seconds)) from None
     if guard.fired:
         # The exception landed where Python ignores it (a __del__ finaliser) and the call then
         # finished: it still overran its limit, so say so rather than return a late result.
-        raise VerificationTimeoutError(f"{what} took longer than {seconds:g} s")
+        raise VerificationTimeoutError(time_limit_message(what, seconds))
     return result

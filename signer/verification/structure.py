@@ -12,8 +12,15 @@ from pyhanko.pdf_utils.crypt import AuthStatus
 from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.pdf_utils.xref import XRefSectionType
 
-from signer.errors import PasswordProtectedError, UnreadablePdfError
-from signer.messages import PASSWORD_PROTECTED
+from signer.errors import NotPdfError, PasswordProtectedError, UnreadablePdfError
+from signer.messages import (
+    EMPTY_FILE,
+    NO_CATALOG,
+    NOT_PDF,
+    PASSWORD_PROTECTED,
+    TOO_DEEP,
+    pdf_error_message,
+)
 
 _HEADER_WINDOW = 1024
 # After the last revision's cross-reference data only its trailer, startxref and %%EOF may follow:
@@ -37,13 +44,17 @@ def stream_size(stream: BinaryIO) -> int:
 
 
 def open_reader(stream: BinaryIO) -> PdfFileReader:
-    """A strict pyHanko reader, or UnreadablePdfError for anything that is not a readable PDF."""
+    """A strict pyHanko reader, or UnreadablePdfError for anything that is not a readable PDF.
+
+    The error's text is what the user reads (`congvan verify`, the verify API): Vietnamese, with
+    pyHanko's own words in parentheses after it.
+    """
     stream.seek(0)
     head = stream.read(_HEADER_WINDOW)
     if not head:
-        raise UnreadablePdfError("the file is empty")
+        raise NotPdfError(EMPTY_FILE)
     if b"%PDF-" not in head:
-        raise UnreadablePdfError("the file is not a PDF (no %PDF- header)")
+        raise NotPdfError(NOT_PDF)
     try:
         reader = PdfFileReader(stream, strict=True)
         if reader.encrypted and reader.decrypt("").status == AuthStatus.FAILED:
@@ -53,21 +64,16 @@ def open_reader(stream: BinaryIO) -> PdfFileReader:
         # Touch the catalog now so a broken document fails here, not halfway through a signature.
         root = reader.root
         if not isinstance(root, generic.DictionaryObject):
-            raise UnreadablePdfError("the document catalog is not a dictionary")
+            raise UnreadablePdfError(f"{NO_CATALOG} (chi tiết: /Root is not a dictionary)")
         _ = root.get("/AcroForm")
         _ = root.get("/Pages")
     except UnreadablePdfError:
         raise
     except RecursionError:
-        raise UnreadablePdfError("the PDF is nested too deeply to read") from None
+        raise UnreadablePdfError(TOO_DEEP) from None
     except Exception as error:  # pyHanko raises many types on broken input; all mean unreadable
-        raise UnreadablePdfError(f"the PDF cannot be read: {_describe(error)}") from None
+        raise UnreadablePdfError(pdf_error_message(error)) from None
     return reader
-
-
-def _describe(error: BaseException) -> str:
-    text = str(error).strip().splitlines()
-    return text[0][:200] if text else type(error).__name__
 
 
 def tail_problem(reader: PdfFileReader, size: int) -> str | None:

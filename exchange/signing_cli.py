@@ -106,8 +106,30 @@ def signature_options(function: F) -> F:
                 help="Ảnh PNG trong suốt: chữ ký tay (lãnh đạo) hoặc con dấu (cơ quan).",
             ),
             click.option("--notation", help="Dòng chữ góc phải: số, ký hiệu hoặc loại bản sao."),
+            click.option(
+                "--signature-box",
+                metavar="TRANG:X,Y,RỘNG,CAO",
+                callback=_placement,
+                help="Vị trí chữ ký lãnh đạo (và con dấu đè lên nó) khi văn bản không có khối "
+                "chữ ký (chức vụ, họ tên) để tự tìm, như văn bản quét: số trang (trang đầu là "
+                "1), dấu hai chấm, rồi x,y,rộng,cao tính bằng point từ góc dưới bên trái "
+                "trang, ví dụ 1:345,171.5,150,77.6. Khi ban hành (issue) dùng lại đúng vị trí "
+                "đã dùng khi ký.",
+            ),
         ],
     )
+
+
+def _placement(ctx: click.Context, param: click.Parameter, value: str | None) -> Any:
+    """A signature's place from "PAGE:x,y,width,height"."""
+    from signer.appearance import parse_placement
+
+    if value is None:
+        return None
+    try:
+        return parse_placement(value)
+    except ValueError as error:
+        raise click.BadParameter(str(error), ctx, param) from None
 
 
 def certify_options(function: F) -> F:
@@ -147,11 +169,16 @@ def build_options(params: dict[str, Any], *, default_level: str | None = None) -
 
         require_dev_services(tsa_url, level)  # says how to start them when they are down
     appearance = None
+    place = params.get("signature_box")
+    if place is not None and params["visible"] not in ("official", "agency"):
+        fail("--signature-box chỉ dùng với --visible official hoặc --visible agency")
     if params["visible"]:
         if params["visible"] != "corner" and params["image"] is None:
             fail("chữ ký hiển thị của lãnh đạo hoặc cơ quan cần ảnh (--image)")
         image = load_image(params["image"]) if params["image"] is not None else None
-        appearance = Appearance(params["visible"], image=image, notation=params["notation"])
+        appearance = Appearance(
+            params["visible"], image=image, notation=params["notation"], fallback=place
+        )
     trust = load_trust(params["trust_paths"], development=development)
     return SignOptions(
         level=level,  # type: ignore[arg-type]  # click.Choice checked it
@@ -186,11 +213,15 @@ def load_cli_credential(params: dict[str, Any]) -> Any:
 @friendly_errors
 def sign_command(source: Path, **params: Any) -> None:
     """Ký số tệp PDF SOURCE và ghi kết quả ra --output."""
+    from signer.errors import SignerBlockNotFoundError
     from signer.signing import sign_pdf
 
     options = build_options(params)
     credential = load_cli_credential(params)
-    result = sign_pdf(source, params["output"], credential, options)
+    try:
+        result = sign_pdf(source, params["output"], credential, options)
+    except SignerBlockNotFoundError as error:
+        fail(f"{error} bằng --signature-box TRANG:X,Y,RỘNG,CAO (xem congvan sign --help)")
     click.echo(
         f"Đã ký {source} -> {params['output']} (trường {result.field_name}, "
         f"mức {result.level.upper()}, SHA-256 {result.digest_sha256})"
@@ -289,13 +320,17 @@ def issue_command(
     source: Path, counter: Path, agency: str | None, as_json: bool, **params: Any
 ) -> None:
     """Ban hành văn bản đã được lãnh đạo ký: cấp số, ngày ban hành và ký số cơ quan."""
+    from signer.errors import SignerBlockNotFoundError
     from signer.issuing import FileCounter, issue_document, vietnam_date
 
     options = build_options(params, default_level="b-lt")
     credential = load_cli_credential(params)
-    result = issue_document(
-        source, params["output"], credential, FileCounter(counter), options, agency=agency
-    )
+    try:
+        result = issue_document(
+            source, params["output"], credential, FileCounter(counter), options, agency=agency
+        )
+    except SignerBlockNotFoundError as error:
+        fail(f"{error} bằng --signature-box TRANG:X,Y,RỘNG,CAO, như khi lãnh đạo ký")
     if as_json:
         click.echo(json.dumps(result.to_dict(), ensure_ascii=False))
         return

@@ -31,6 +31,10 @@ class SigningError(SignerError):
     """Signing failed for a reason other than the credential or the input (e.g. the TSA is down)."""
 
 
+class SignerBlockNotFoundError(SigningError):
+    """No signer block (title and name) to put a visible signature in, and no place given."""
+
+
 class TrustServiceError(SigningError):
     """A service the signature needs (timestamping, OCSP, CRL) did not answer; try again later."""
 

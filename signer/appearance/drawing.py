@@ -8,6 +8,7 @@ from datetime import datetime, timedelta, timezone
 from pyhanko.pdf_utils.content import ResourceType
 from pyhanko.pdf_utils.generic import ArrayObject, DictionaryObject, pdf_name
 from pyhanko.pdf_utils.layout import BoxConstraints
+from pyhanko.pdf_utils.rw_common import PdfHandler
 from pyhanko.pdf_utils.writer import BasePdfFileWriter
 from pyhanko.stamp import BaseStamp, BaseStampStyle
 
@@ -145,10 +146,23 @@ def text_block(
     return tuple(runs)
 
 
-def official_rects(gap: Rect, center_x: float, image_width: float, image_height: float) -> Rect:
-    """Widget of the official's signature: image centred in the gap, details in a band below."""
+def official_rects(
+    gap: Rect,
+    center_x: float,
+    image_width: float,
+    image_height: float,
+    *,
+    fit_width: bool = False,
+) -> Rect:
+    """Widget of the official's signature: image centred in the gap, details in a band below.
+
+    The image fits the gap's height; with ``fit_width`` (a place given by hand, not the blank
+    of a signer block, which the image may overhang) its width too.
+    """
     room = gap.height - 2 * GAP_PADDING - DETAILS_HEIGHT
     scale = min(1.0, max(room, MIN_IMAGE_HEIGHT) / image_height)
+    if fit_width:
+        scale = min(scale, (gap.width - 2 * GAP_PADDING) / image_width)
     width, height = image_width * scale, image_height * scale + DETAILS_HEIGHT
     return Rect(center_x - width / 2, gap.y + (gap.height - height) / 2, width, height)
 
@@ -204,9 +218,9 @@ def corner_drawing(page_box: Rect, font: PreparedFont, lines: tuple[str, ...]) -
     return Drawing(0, rect, runs=runs, font=font)
 
 
-def page_box(writer: BasePdfFileWriter, page: int) -> Rect:
+def page_box(pdf: PdfHandler, page: int) -> Rect:
     """The page's crop box (or media box), following inheritance up the page tree."""
-    found = writer.find_page_for_modification(page)  # type: ignore[no-untyped-call]
+    found = pdf.find_page_for_modification(page)  # type: ignore[no-untyped-call]
     node: DictionaryObject | None = found[0].get_object()
     for key in ("/CropBox", "/MediaBox"):
         current = node

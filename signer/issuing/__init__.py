@@ -19,7 +19,7 @@ import json
 import os
 import threading
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Protocol
@@ -28,6 +28,7 @@ from pyhanko.pdf_utils.crypt import AuthStatus
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from pyhanko.pdf_utils.misc import PdfError
 
+from signer.appearance import locate_appearance
 from signer.credentials import Credential
 from signer.encryption import decrypt_unsigned
 from signer.errors import (
@@ -246,12 +247,16 @@ def issue_document(
             f"dự thảo ghi năm {printed} nhưng ngày ban hành thuộc năm {year}: "
             "hãy sửa năm trên dự thảo và trình ký lại"
         )
+    options = options or SignOptions()
+    if options.appearance is not None:
+        # Where the seal goes is known before a number is taken: a refusal spends none.
+        options = replace(options, appearance=locate_appearance(options.appearance, source))
     number = numbers.next_number(agency, year)
     signature = sign_pdf(
         source,
         output,
         credential,
-        options or SignOptions(),
+        options,
         before_signing=lambda writer: fill_issue_fields(writer, number, issued_at),
     )
     return IssueResult(agency=agency, number=number, issued_at=issued_at, signature=signature)

@@ -246,6 +246,9 @@ class Document(Base):
     signer_name: Mapped[str] = mapped_column(String(255), default="")
     signer_title: Mapped[str] = mapped_column(String(255), default="")
     recipients_text: Mapped[str] = mapped_column(Text, default="")  # nơi nhận as printed
+    # Where the official's signature goes when the text shows no signer block (a scan, an
+    # unusual layout): "PAGE:x,y,width,height", page from 1, points from the lower-left corner.
+    signature_box: Mapped[str | None] = mapped_column(String(64))
 
     number: Mapped[int | None] = mapped_column(Integer)
     number_year: Mapped[int | None] = mapped_column(Integer)

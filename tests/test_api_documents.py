@@ -231,7 +231,8 @@ def test_blanks_given_by_hand_on_the_upload(
     assert set(body["errors"]) == set(SCAN_BOXES)
     assert _documents(session_factory) == 0
 
-    created = _upload(client, clerk, scan, **SCAN_BOXES)
+    # A scan has no signer block either: where the official signs is given too (test_api_scans).
+    created = _upload(client, clerk, scan, **SCAN_BOXES, signature_box="1:345,171.5,150,77.6")
     assert created.status_code == 201, created.get_data(as_text=True)
     assert created.get_json()["state"] == "draft"
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import io
 from datetime import date
-from typing import Any
+from typing import Any, NamedTuple
 
 from flask import Blueprint, Response, request, send_file
 
@@ -15,6 +15,7 @@ from exchange.models import DeliveryStatus, DocumentState, RegisterKind, Role
 from exchange.services import deliveries, documents, mailboxes, sending, token_signing
 from exchange.services.registers import export_register
 from exchange.statuses import parse_status
+from signer.appearance import Placement, parse_placement
 from signer.issuing import Blank, vietnam_date
 from signer.issuing.blanks import parse_box
 
@@ -35,15 +36,31 @@ TEXT_FIELDS = (
 NUMBER_FIELDS = ("urgency", "steering_type", "business_type")
 
 
-def _form_draft() -> tuple[documents.DraftInput, bool, dict[str, Blank]]:
-    """The metadata sent as multipart form fields beside the file, and any blanks given by hand.
+class _Upload(NamedTuple):
+    data: documents.DraftInput
+    issued_elsewhere: bool
+    boxes: dict[str, Blank]
+    signature_box: Placement | None
+
+
+def _form_draft() -> _Upload:
+    """The metadata sent as multipart form fields beside the file, and any places given by hand.
 
     `number_box`, `day_box`, `month_box`: "x,y,width,height" in points from the lower-left
     corner of page 1, for drafts whose page 1 shows no blank for them (scans, unusual layouts).
+    `signature_box`: "PAGE:x,y,width,height" (page from 1), where the official signs a draft
+    whose text shows no signer block (title and name).
     """
     form = request.form
     errors: dict[str, str] = {}
-    allowed = {*TEXT_FIELDS, *NUMBER_FIELDS, *documents.BOX_FIELDS, "due_date", "issued_elsewhere"}
+    allowed = {
+        *TEXT_FIELDS,
+        *NUMBER_FIELDS,
+        *documents.BOX_FIELDS,
+        "signature_box",
+        "due_date",
+        "issued_elsewhere",
+    }
     unknown = set(form) - allowed
     for name in unknown:
         errors[name] = "trường không được hỗ trợ"
@@ -69,13 +86,19 @@ def _form_draft() -> tuple[documents.DraftInput, bool, dict[str, Blank]]:
                 boxes[name] = parse_box(form[name])
             except ValueError as error:
                 errors[name] = str(error)
+    signature_box = None
+    if form.get("signature_box", "").strip():
+        try:
+            signature_box = parse_placement(form["signature_box"])
+        except ValueError as error:
+            errors["signature_box"] = str(error)
     if errors:
         raise ValidationError(
             "dữ liệu gửi lên không hợp lệ: " + ", ".join(sorted(errors)), errors=errors
         )
     values.setdefault("document_type", "")
     values.setdefault("subject", "")
-    return documents.DraftInput(**values), issued_elsewhere == "true", boxes
+    return _Upload(documents.DraftInput(**values), issued_elsewhere == "true", boxes, signature_box)
 
 
 @documents_api.post("/documents")
@@ -86,17 +109,18 @@ def create_document() -> tuple[dict[str, Any], int]:
         raise ValidationError(
             "cần gửi tệp PDF trong trường file (multipart/form-data)", errors={"file": "bắt buộc"}
         )
-    data, issued_elsewhere, boxes = _form_draft()
+    form = _form_draft()
     session, actor = request_session(), current_actor()
     document = documents.create_document(
         session,
         current_runtime(),
         actor,
         upload.stream,
-        data,
+        form.data,
         idempotency_key=request.headers.get(IDEMPOTENCY_HEADER),
-        issued_elsewhere=issued_elsewhere,
-        given_blanks=boxes,
+        issued_elsewhere=form.issued_elsewhere,
+        given_blanks=form.boxes,
+        signature_box=form.signature_box,
     )
     return mailboxes.document_view(session, actor, document.public_id), 201
 

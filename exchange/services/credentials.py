@@ -26,11 +26,22 @@ from signer.devpki import DEV_PASSPHRASE
 from signer.errors import (
     CredentialError,
     IssueError,
+    SignerBlockNotFoundError,
     SignerError,
     SigningError,
     TrustServiceError,
     UnreadablePdfError,
     WrongPinError,
+)
+
+# What to do when a draft shows no signer block to sign in (the upload field of
+# exchange/api/documents.py, its format in signer/appearance: parse_placement).
+SIGNATURE_BOX_FORMAT = (
+    "dạng TRANG:x,y,rộng,cao (trang đầu là 1; x, y, rộng, cao tính bằng point từ góc dưới bên "
+    "trái trang, ví dụ 1:345,171.5,150,77.6)"
+)
+SIGNATURE_BOX_HINT = (
+    f"hãy tải dự thảo lên lại kèm vị trí chữ ký trong trường signature_box, {SIGNATURE_BOX_FORMAT}"
 )
 
 _cache: dict[tuple[str, str | None], Credential] = {}
@@ -101,6 +112,11 @@ def signer_errors() -> Iterator[None]:
         raise UnsupportedFileError(str(error)) from None
     except IssueError as error:
         raise ConflictError(str(error)) from None
+    except SignerBlockNotFoundError as error:
+        raise ValidationError(
+            f"{error}: {SIGNATURE_BOX_HINT}",
+            errors={"signature_box": "cần vị trí chữ ký: văn bản không có khối chữ ký"},
+        ) from None
     except TrustServiceError as error:
         raise ServiceUnavailableError(f"ký số không thành công, hãy thử lại sau: {error}") from None
     except SigningError as error:

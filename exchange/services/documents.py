@@ -44,9 +44,23 @@ from exchange.models import (
     User,
 )
 from exchange.runtime import Runtime
-from exchange.services.credentials import agency_credential, official_credential, signer_errors
+from exchange.services.credentials import (
+    SIGNATURE_BOX_FORMAT,
+    agency_credential,
+    official_credential,
+    signer_errors,
+)
 from exchange.services.registers import DatabaseNumberSource
-from signer.appearance import Appearance, load_image
+from signer.appearance import (
+    Appearance,
+    Placement,
+    PreparedImage,
+    format_placement,
+    load_image,
+    page_box,
+    parse_placement,
+    placement_problem,
+)
 from signer.errors import (
     BlankPlacementError,
     BlanksNotFoundError,
@@ -55,6 +69,7 @@ from signer.errors import (
 )
 from signer.fields import DAY_FIELD, MONTH_FIELD, NUMBER_FIELD
 from signer.issuing import Blank, issue_document, prepare_draft, vietnam_date
+from signer.layout import find_layout
 from signer.messages import PASSWORD_PROTECTED
 from signer.signing import SignOptions, SignResult, sign_pdf
 
@@ -213,10 +228,13 @@ def create_document(
     idempotency_key: str | None = None,
     issued_elsewhere: bool = False,
     given_blanks: Mapping[str, Blank] | None = None,
+    signature_box: Placement | None = None,
 ) -> Document:
     """Store an uploaded PDF as a draft, with blanks for the number and date the issue fills.
 
-    ``given_blanks`` (keys from BOX_FIELDS) places blanks by hand where page 1 shows none.
+    ``given_blanks`` (keys from BOX_FIELDS) places blanks by hand where page 1 shows none;
+    ``signature_box`` is where the official signs (and the seal goes) when the text shows no
+    signer block: a draft with neither cannot be signed, so it is refused here.
 
     ``issued_elsewhere``: the clerk brings in a document already signed by the official and the
     agency outside the service (the agency's USB token at the clerical office), ready to send;
@@ -237,10 +255,11 @@ def create_document(
     given_blanks = dict(given_blanks or {})
     if set(given_blanks) - set(BOX_FIELDS):
         raise ValueError(f"unknown blank fields: {sorted(set(given_blanks) - set(BOX_FIELDS))}")
-    if issued_elsewhere and given_blanks:
+    if issued_elsewhere and (given_blanks or signature_box is not None):
+        fields = [*given_blanks, *(["signature_box"] if signature_box is not None else [])]
         raise ValidationError(
-            "văn bản đã ban hành không cần vị trí ô số và ngày",
-            errors={name: "chỉ dùng cho dự thảo" for name in given_blanks},
+            "văn bản đã ban hành không cần vị trí ô số, ngày hay chữ ký",
+            errors={name: "chỉ dùng cho dự thảo" for name in fields},
         )
     if issued_elsewhere and not data.notation.strip():
         raise ValidationError(
@@ -265,6 +284,7 @@ def create_document(
             try:
                 with signer_errors():
                     _prepare(original, prepared, given_blanks)
+                    _check_signature_place(prepared, pages, signature_box)
             except ConflictError as error:
                 # No blanks for the number and date: not a draft in the official layout.
                 raise ValidationError(
@@ -294,6 +314,7 @@ def create_document(
         signer_name=data.signer_name.strip(),
         signer_title=data.signer_title.strip(),
         recipients_text=data.recipients_text.strip(),
+        signature_box=format_placement(signature_box) if signature_box is not None else None,
         original_file=original_sha,
         current_file=current_sha,
     )
@@ -335,6 +356,49 @@ def _prepare(original: Path, prepared: Path, given_blanks: Mapping[str, Blank]) 
         raise ValidationError(str(error), errors={"file": str(error)}) from None
 
 
+def _check_signature_place(draft: Path, pages: int, place: Placement | None) -> None:
+    """The official can sign: the text shows a signer block, or ``place`` is given (not both).
+
+    Field errors on `signature_box` otherwise: a place that is off the document, one given where
+    the signer block decides, none where there is no signer block.
+    """
+    layout = find_layout(draft)
+    block = layout.signature_gap if layout.signer_page is not None else None
+    if place is None:
+        if block is None:
+            raise ValidationError(
+                "không tìm thấy khối chữ ký (chức vụ và họ tên người ký) trong văn bản (văn bản "
+                "quét hoặc bố cục khác thể thức): gửi kèm vị trí chữ ký của lãnh đạo trong trường "
+                f"signature_box, {SIGNATURE_BOX_FORMAT}",
+                errors={"signature_box": "cần vị trí chữ ký: văn bản không có khối chữ ký"},
+            )
+        return
+    problem: str | None
+    if block is not None:
+        problem = (
+            f"văn bản đã có khối chữ ký ở trang {(layout.signer_page or 0) + 1}: chữ ký đặt vào "
+            "khoảng trống giữa chức vụ và họ tên người ký; bỏ trường signature_box"
+        )
+    else:
+        with draft.open("rb") as handle:
+            reader = PdfFileReader(handle, strict=False)
+            box = page_box(reader, place.page) if place.page < pages else None
+        problem = placement_problem(place, pages, box)
+    if problem is not None:
+        message = f"vị trí chữ ký không dùng được: {problem}"
+        raise ValidationError(message, errors={"signature_box": message})
+
+
+def signature_place(document: Document) -> Placement | None:
+    """The place given for the official's signature on upload, if any."""
+    return parse_placement(document.signature_box) if document.signature_box else None
+
+
+def official_appearance(document: Document, image: PreparedImage | None) -> Appearance:
+    """The official's visible signature: in the signer block, else where the upload said."""
+    return Appearance("official", image=image, fallback=signature_place(document))
+
+
 def _by_idempotency_key(session: Session, actor: Actor, key: str) -> Document | None:
     return session.scalars(
         select(Document).where(
@@ -371,7 +435,7 @@ def sign_document(
         location=agency.name,
         signer_name=user.full_name,
         tsa_url=runtime.settings.effective_tsa_url,
-        appearance=Appearance("official", image=image),
+        appearance=official_appearance(document, image),
     )
     source = runtime.store.local_path(document.current_file)
     with _scratch(runtime) as output:
@@ -453,7 +517,7 @@ def issue(session: Session, runtime: Runtime, actor: Actor, public_id: str) -> D
         contact_info=agency.name,
         tsa_url=runtime.settings.effective_tsa_url,
         trust_roots=runtime.trust.roots,
-        appearance=Appearance("agency", image=seal),
+        appearance=Appearance("agency", image=seal, fallback=signature_place(document)),
     )
     numbers = DatabaseNumberSource(session, agency.id)
     source = runtime.store.local_path(document.current_file)

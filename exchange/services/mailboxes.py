@@ -98,6 +98,7 @@ def document_view(session: Session, actor: Actor, public_id: str) -> dict[str, A
         raise NotFoundError(f"không tìm thấy văn bản {public_id}")
     view = document_summary(document)
     if document.agency_id == actor.agency_id:
+        view["signature_box"] = document.signature_box
         view["deliveries"] = [delivery_summary(delivery) for delivery in document.deliveries]
         view["overall"] = overall_status([delivery.status for delivery in document.deliveries])
         view["signatures"] = [

@@ -25,11 +25,12 @@ from exchange.runtime import Runtime
 from exchange.services.credentials import signer_errors
 from exchange.services.documents import (
     OFFICIAL_FIELD,
+    official_appearance,
     own_document,
     record_official_signature,
     remember_file,
 )
-from signer.appearance import Appearance, load_image
+from signer.appearance import load_image
 from signer.remote import finish_remote_signature, prepare_remote_signature
 from signer.signing import SignOptions
 
@@ -80,7 +81,7 @@ def prepare_token_signature(
         location=document.agency.name,
         signer_name=user.full_name,
         tsa_url=runtime.settings.effective_tsa_url,
-        appearance=Appearance("official", image=image),
+        appearance=official_appearance(document, image),
     )
     prepared_pdf, state = _session_paths(runtime, public_id)
     with signer_errors():

@@ -75,6 +75,8 @@ _NOT_SHOWN = frozenset(
 _FIRST = ("/Pages", "/Kids", "/Contents", "/Resources", "/Annots", "/AcroForm")
 # More objects than any document a clerk handles; beyond this the file is refused, not walked.
 _MAX_OBJECTS = 200_000
+# The fast walk holds the file in memory; larger files (scans of many pages) take the exact walk.
+_MAX_FAST_WALK_BYTES = 32 * 1024 * 1024
 
 _CONTAINERS = (generic.IndirectObject, generic.DictionaryObject, generic.ArrayObject)
 # A key and the trail of its parent: the path to an object, built only when a problem names it.
@@ -298,13 +300,15 @@ def _reaches_only_classic(reader: PdfFileReader) -> bool:
 
 
 def _file_bytes(reader: PdfFileReader) -> bytes | None:
+    """The whole file, when it is small enough to hold in memory for the fast walk."""
     stream = reader.stream
-    if not isinstance(stream, io.BytesIO | io.BufferedReader | io.FileIO):
-        return None
     position = stream.tell()
     try:
+        size = stream.seek(0, io.SEEK_END)
+        if size > _MAX_FAST_WALK_BYTES:
+            return None
         stream.seek(0)
-        return stream.read()
+        return bytes(stream.read())
     finally:
         stream.seek(position)
 

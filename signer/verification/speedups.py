@@ -163,7 +163,11 @@ def read_array_fast(
     for token in _PDF_WHITESPACE_RE.split(match.group(1)):
         if token:
             text = token.decode("ascii")
-            number = generic.FloatObject(text) if b"." in token else generic.NumberObject(text)
+            number: Any = (
+                generic.FloatObject(text)  # type: ignore[no-untyped-call]
+                if b"." in token
+                else generic.NumberObject(text)  # type: ignore[no-untyped-call]
+            )
             number.container_ref = container_ref
             array.append(number)
     stream.seek(start + match.end())

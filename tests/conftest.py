@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import os
 import shutil
 import socket
@@ -372,3 +373,31 @@ def softhsm(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     from tests.softhsm import softhsm_tokens
 
     yield from softhsm_tokens(tmp_path_factory.mktemp("softhsm"))
+
+
+@pytest.fixture(scope="session")
+def slow_pdf(tmp_path_factory: pytest.TempPathFactory, sample_pdf: Path) -> bytes:
+    """A signed letter with an update of 20000 objects after the signature: about a second's work
+    for the verifier, ten times the limit the tests set."""
+    from pyhanko.pdf_utils import generic
+    from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+
+    from signer.credentials import load_credential
+    from signer.devpki import DEV_PASSPHRASE, dev_p12_path
+    from signer.signing import SignOptions, sign_pdf
+
+    credential = load_credential(dev_p12_path("agency-tpd"), DEV_PASSPHRASE)
+    signed = tmp_path_factory.mktemp("slow") / "signed.pdf"
+    sign_pdf(sample_pdf, signed, credential, SignOptions(level="b-b"))
+    writer = IncrementalPdfFileWriter(io.BytesIO(signed.read_bytes()))
+    added = generic.ArrayObject(
+        writer.add_object(
+            generic.DictionaryObject({generic.NameObject("/N"): generic.NumberObject(i)})
+        )
+        for i in range(20_000)
+    )
+    writer.root[generic.NameObject("/Extra")] = writer.add_object(added)
+    writer.update_root()
+    out = io.BytesIO()
+    writer.write(out)
+    return out.getvalue()

@@ -14,13 +14,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from pyhanko.pdf_utils import generic
-from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 
-from signer.credentials import load_credential
-from signer.devpki import DEV_PASSPHRASE, dev_p12_path
 from signer.errors import VerificationTimeoutError
-from signer.signing import SignOptions, sign_pdf
 from signer.trust import load_trust
 from signer.verification import verify_pdf
 from tests import attacks
@@ -81,27 +76,6 @@ def test_a_missing_file_is_told_in_vietnamese(tmp_path: Path) -> None:
     assert result.returncode == 2
     assert_one_clear_line(result)
     assert "không có tệp này" in result.stderr
-
-
-@pytest.fixture(scope="module")
-def slow_pdf(tmp_path_factory: pytest.TempPathFactory, sample_pdf: Path) -> bytes:
-    """A signed letter with an update of 20000 objects after the signature: about a second's work
-    for the verifier, ten times the limit the tests set."""
-    credential = load_credential(dev_p12_path("agency-tpd"), DEV_PASSPHRASE)
-    signed = tmp_path_factory.mktemp("slow") / "signed.pdf"
-    sign_pdf(sample_pdf, signed, credential, SignOptions(level="b-b"))
-    writer = IncrementalPdfFileWriter(io.BytesIO(signed.read_bytes()))
-    added = generic.ArrayObject(
-        writer.add_object(
-            generic.DictionaryObject({generic.NameObject("/N"): generic.NumberObject(i)})
-        )
-        for i in range(20_000)
-    )
-    writer.root[generic.NameObject("/Extra")] = writer.add_object(added)
-    writer.update_root()
-    out = io.BytesIO()
-    writer.write(out)
-    return out.getvalue()
 
 
 def test_the_time_limit_is_told_in_vietnamese(slow_pdf: bytes) -> None:

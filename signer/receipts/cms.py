@@ -45,7 +45,7 @@ from signer.receipts.content import (
     ReceiptContent,
     ReceiptError,
     UnreadableReceiptError,
-    _format_time,
+    format_time,
 )
 from signer.reports import SUBINDICATIONS
 from signer.trust import TrustSettings
@@ -116,7 +116,7 @@ class ReceiptVerification:
             "reason": self.reason,
             "content": None if self.content is None else self.content.to_dict(),
             "signer": None if self.signer is None else self.signer.to_dict(),
-            "signed_at": None if self.signed_at is None else _format_time(self.signed_at),
+            "signed_at": None if self.signed_at is None else format_time(self.signed_at),
             "revocation": self.revocation,
             "problems": list(self.problems),
         }
@@ -323,8 +323,8 @@ def _content_problems(
         return problems
     if abs(signed_at - content.at) > CLOCK_TOLERANCE:
         problems.append(
-            f"thời điểm ký ({_format_time(signed_at)}) lệch quá 5 phút so với thời điểm "
-            f"trạng thái ghi trong biên nhận ({_format_time(content.at)})"
+            f"thời điểm ký ({format_time(signed_at)}) lệch quá 5 phút so với thời điểm "
+            f"trạng thái ghi trong biên nhận ({format_time(content.at)})"
         )
     if signed_at - now > CLOCK_TOLERANCE:
         problems.append("thời điểm ký ở tương lai so với đồng hồ của máy kiểm tra")

@@ -56,7 +56,8 @@ def _check_text(name: str, value: object, *, empty: bool = False, limit: int = 5
     return value
 
 
-def _format_time(moment: datetime) -> str:
+def format_time(moment: datetime) -> str:
+    """A moment in UTC as receipts write it: ``2025-06-01T08:30:00Z``, microseconds if any."""
     text = moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S")
     return f"{text}.{moment.microsecond:06d}Z" if moment.microsecond else f"{text}Z"
 
@@ -110,7 +111,7 @@ class ReceiptContent:
     def to_dict(self) -> dict[str, Any]:
         """The content as JSON-ready values (the time in ISO 8601, UTC)."""
         values = {field.name: getattr(self, field.name) for field in fields(self)}
-        values["at"] = _format_time(self.at)
+        values["at"] = format_time(self.at)
         return values
 
     def to_bytes(self) -> bytes:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from exchange.enums import Role
 from exchange.errors import PermissionDeniedError
-from exchange.models import Role
 
 
 @dataclass(frozen=True)

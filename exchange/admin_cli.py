@@ -19,8 +19,8 @@ from sqlalchemy.orm import Session
 from exchange.actors import Actor
 from exchange.cli_errors import fail, friendly_errors
 from exchange.config import Settings, settings_from_env
+from exchange.enums import Role
 from exchange.errors import ExchangeError
-from exchange.models import Role
 
 OPERATOR = Actor(user_id=None, username="operator", agency_id=None, agency_code=None)
 ROLE_CHOICES = click.Choice([role.value for role in Role])

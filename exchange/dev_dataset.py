@@ -14,8 +14,9 @@ from sqlalchemy.orm import Session
 
 from exchange import audit
 from exchange.actors import SYSTEM
+from exchange.enums import Role
 from exchange.errors import ConfigurationError
-from exchange.models import Agency, AgencyCertificate, AgencyGroup, AgencyGroupMember, Role, User
+from exchange.models import Agency, AgencyCertificate, AgencyGroup, AgencyGroupMember, User
 from exchange.runtime import Runtime
 from exchange.services.directory import certificate_row
 from exchange.services.users import add_membership, hash_password

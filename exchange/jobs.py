@@ -23,8 +23,9 @@ from sqlalchemy import and_, event, func, or_, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from exchange.db import is_postgresql, utcnow
+from exchange.enums import JobState
 from exchange.errors import ConflictError, ExchangeError, NotFoundError, ValidationError
-from exchange.models import Job, JobState
+from exchange.models import Job
 
 log = logging.getLogger("congvan.jobs")
 

@@ -8,8 +8,8 @@ from pathlib import Path
 import click
 
 from exchange.cli_errors import fail, friendly_errors
+from exchange.enums import RegisterKind
 from exchange.errors import ExchangeError
-from exchange.models import RegisterKind
 from signer.files import write_atomically
 
 

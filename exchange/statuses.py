@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from exchange.enums import DeliveryStatus as S
 from exchange.errors import ConflictError, ValidationError
-from exchange.models import DeliveryStatus as S
 
 STATUS_NAMES: dict[S, str] = {
     S.PENDING: "đang kiểm tra chữ ký",

@@ -312,7 +312,8 @@ def make_user(session: Any) -> Any:
     """
     from sqlalchemy import select
 
-    from exchange.models import Agency, Role
+    from exchange.enums import Role
+    from exchange.models import Agency
     from exchange.services.users import add_membership, hash_password, new_user
 
     def make(

@@ -12,8 +12,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from exchange.actors import Actor
 from exchange.config import Settings
+from exchange.enums import Role
 from exchange.jobs import Worker
-from exchange.models import Agency, AgencyCertificate, AgencyGroup, Membership, Role, User
+from exchange.models import Agency, AgencyCertificate, AgencyGroup, Membership, User
 from exchange.runtime import Runtime, make_runtime
 from signer.appearance import dev_image_path
 from signer.devpki import dev_cert_path, dev_p12_path

@@ -15,7 +15,7 @@ from flask import Flask
 
 from exchange.app import EXTENSION, create_app
 from exchange.config import Settings
-from exchange.models import Role
+from exchange.enums import Role
 
 PROBLEM = "application/problem+json"
 

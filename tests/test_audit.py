@@ -30,7 +30,8 @@ from exchange.audit import (
 )
 from exchange.cli import main
 from exchange.db import UTCDateTime
-from exchange.models import AuditEvent, AuditHead, Role
+from exchange.enums import Role
+from exchange.models import AuditEvent, AuditHead
 
 CLERK = Actor(
     user_id=7,

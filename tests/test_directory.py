@@ -10,16 +10,9 @@ from sqlalchemy import func, select
 
 from exchange.actors import SYSTEM, Actor
 from exchange.cli import main
+from exchange.enums import Role
 from exchange.errors import ConflictError, NotFoundError, PermissionDeniedError, ValidationError
-from exchange.models import (
-    Agency,
-    AgencyCertificate,
-    AgencyGroup,
-    AuditEvent,
-    Membership,
-    Role,
-    User,
-)
+from exchange.models import Agency, AgencyCertificate, AgencyGroup, AuditEvent, Membership, User
 from exchange.services.directory import (
     add_certificate,
     add_group_member,

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
+from exchange.enums import DeliveryStatus, DocumentState, JobState
 from exchange.errors import (
     ConflictError,
     NotFoundError,
@@ -18,17 +19,7 @@ from exchange.errors import (
     UnsupportedFileError,
     ValidationError,
 )
-from exchange.models import (
-    Delivery,
-    DeliveryStatus,
-    Document,
-    DocumentState,
-    Job,
-    JobState,
-    Receipt,
-    Register,
-    StoredFile,
-)
+from exchange.models import Delivery, Document, Job, Receipt, Register, StoredFile
 from exchange.services import deliveries, documents, mailboxes, sending
 from signer.receipts import verify_receipt
 from tests.exchange_world import PIN, World, build_world

@@ -8,8 +8,9 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
+from exchange.enums import DeliveryStatus
 from exchange.errors import ValidationError
-from exchange.models import Agency, DeliveryStatus, User
+from exchange.models import Agency, User
 from exchange.services import documents, mailboxes, sending
 from tests.exchange_world import World, build_world
 from tests.softhsm import EC_LABEL, RSA_LABEL, USER_PIN, token_uri

@@ -12,6 +12,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from exchange.db import is_postgresql
+from exchange.enums import JobState
 from exchange.errors import ConflictError, NotFoundError
 from exchange.jobs import (
     ABANDONED_ERROR,
@@ -24,7 +25,7 @@ from exchange.jobs import (
     job_counts,
     retry_job,
 )
-from exchange.models import Agency, Job, JobState
+from exchange.models import Agency, Job
 from exchange.worker import start_in_process_worker
 
 T0 = datetime(2025, 3, 3, 8, 0, tzinfo=UTC)

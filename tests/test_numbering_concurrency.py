@@ -21,15 +21,8 @@ from sqlalchemy import select, text, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from exchange.db import make_engine, make_session_factory
-from exchange.models import (
-    Agency,
-    Document,
-    DocumentState,
-    Register,
-    RegisterKind,
-    StoredFile,
-    User,
-)
+from exchange.enums import DocumentState, RegisterKind
+from exchange.models import Agency, Document, Register, StoredFile, User
 from exchange.services.registers import take_number
 
 WORKERS = 20

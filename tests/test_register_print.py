@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from exchange.models import DeliveryStatus, RegisterKind
+from exchange.enums import DeliveryStatus, RegisterKind
 from exchange.services import deliveries, documents, mailboxes, sending
 from exchange.services.registers import export_register
 from signer.issuing import vietnam_date

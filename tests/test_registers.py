@@ -18,18 +18,9 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from exchange.enums import DeliveryStatus, DocumentState, RegisterKind
 from exchange.errors import ValidationError
-from exchange.models import (
-    Agency,
-    Delivery,
-    DeliveryStatus,
-    Document,
-    DocumentState,
-    Register,
-    RegisterKind,
-    StoredFile,
-    User,
-)
+from exchange.models import Agency, Delivery, Document, Register, StoredFile, User
 from exchange.services.registers import (
     INCOMING_COLUMNS,
     OUTGOING_COLUMNS,

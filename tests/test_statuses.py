@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from exchange.enums import DeliveryStatus as S
 from exchange.errors import ConflictError, ValidationError
-from exchange.models import DeliveryStatus as S
 from exchange.statuses import (
     check_recall_answer,
     check_receiver_step,

@@ -14,6 +14,7 @@ from sqlalchemy import select
 from exchange.actors import SYSTEM, Actor
 from exchange.audit import verify_chain
 from exchange.cli import main
+from exchange.enums import Role
 from exchange.errors import (
     AuthenticationError,
     ConflictError,
@@ -21,7 +22,7 @@ from exchange.errors import (
     PermissionDeniedError,
     ValidationError,
 )
-from exchange.models import ApiToken, AuditEvent, Role, User
+from exchange.models import ApiToken, AuditEvent, User
 from exchange.services.access import actor_for_token, issue_token, login
 from exchange.services.users import (
     LOGIN_FAILED,

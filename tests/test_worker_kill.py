@@ -21,16 +21,14 @@ from click.testing import CliRunner
 from sqlalchemy import create_engine, func, select
 from sqlalchemy.engine import Engine
 
+from exchange.enums import DeliveryStatus, DocumentState, JobState
 from exchange.jobs import enqueue
 from exchange.models import (
     Agency,
     Delivery,
     DeliveryEvent,
-    DeliveryStatus,
     Document,
-    DocumentState,
     Job,
-    JobState,
     Receipt,
     StoredFile,
     User,

@@ -19,7 +19,8 @@ from exchange.api import (
     required,
 )
 from exchange.app import current_runtime, request_session
-from exchange.models import Role, User
+from exchange.enums import Role
+from exchange.models import User
 from exchange.services.access import (
     DEFAULT_TOKEN_LIFETIME,
     login,

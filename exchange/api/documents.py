@@ -10,8 +10,8 @@ from flask import Blueprint, Response, request, send_file
 
 from exchange.api import current_actor, json_body, optional, required
 from exchange.app import current_runtime, request_session
+from exchange.enums import DeliveryStatus, DocumentState, RegisterKind, Role
 from exchange.errors import ValidationError
-from exchange.models import DeliveryStatus, DocumentState, RegisterKind, Role
 from exchange.services import deliveries, documents, mailboxes, sending, token_signing
 from exchange.services.registers import export_register
 from exchange.statuses import parse_status

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session, selectinload
 from exchange import audit
 from exchange.actors import SYSTEM, Actor
 from exchange.db import utcnow
+from exchange.enums import Role
 from exchange.errors import (
     AuthenticationError,
     ConflictError,
@@ -24,7 +25,7 @@ from exchange.errors import (
     PermissionDeniedError,
     ValidationError,
 )
-from exchange.models import Agency, ApiToken, Membership, Role, User
+from exchange.models import Agency, ApiToken, Membership, User
 from exchange.services.users import authenticate
 
 DEFAULT_TOKEN_LIFETIME = timedelta(hours=12)

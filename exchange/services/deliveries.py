@@ -15,17 +15,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from exchange import audit
 from exchange.actors import SYSTEM, Actor
+from exchange.enums import DeliveryStatus, RegisterKind, Role
 from exchange.errors import NotFoundError, ValidationError
-from exchange.models import (
-    Agency,
-    Delivery,
-    DeliveryEvent,
-    DeliveryStatus,
-    Receipt,
-    RegisterKind,
-    Role,
-    VerificationRecord,
-)
+from exchange.models import Agency, Delivery, DeliveryEvent, Receipt, VerificationRecord
 from exchange.runtime import Runtime
 from exchange.services.credentials import agency_credential
 from exchange.services.registers import take_number

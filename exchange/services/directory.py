@@ -17,8 +17,9 @@ from sqlalchemy.orm import Session, selectinload
 
 from exchange import audit
 from exchange.actors import Actor
+from exchange.enums import Role
 from exchange.errors import ConflictError, NotFoundError, PermissionDeniedError, ValidationError
-from exchange.models import Agency, AgencyCertificate, AgencyGroup, AgencyGroupMember, Role
+from exchange.models import Agency, AgencyCertificate, AgencyGroup, AgencyGroupMember
 from exchange.services.directory_rules import (
     creates_cycle,
     dedupe,

@@ -28,21 +28,14 @@ from sqlalchemy.orm import Session
 from exchange import audit
 from exchange.actors import Actor
 from exchange.db import dialect_insert, utcnow
+from exchange.enums import BusinessType, DocumentState, Role
 from exchange.errors import (
     ConflictError,
     NotFoundError,
     UnsupportedFileError,
     ValidationError,
 )
-from exchange.models import (
-    BusinessType,
-    Document,
-    DocumentState,
-    Role,
-    Signature,
-    StoredFile,
-    User,
-)
+from exchange.models import Document, Signature, StoredFile, User
 from exchange.runtime import Runtime
 from exchange.services.credentials import (
     SIGNATURE_BOX_FORMAT,

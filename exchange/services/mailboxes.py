@@ -12,15 +12,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from exchange.actors import Actor
+from exchange.enums import DeliveryStatus, DocumentState
 from exchange.errors import NotFoundError
-from exchange.models import (
-    Delivery,
-    DeliveryStatus,
-    Document,
-    DocumentState,
-    Receipt,
-    VerificationRecord,
-)
+from exchange.models import Delivery, Document, Receipt, VerificationRecord
 from exchange.services.deliveries import mailbox_delivery
 from exchange.statuses import STATUS_NAMES, overall_status
 from signer.issuing import vietnam_date

@@ -22,17 +22,9 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session, selectinload
 
 from exchange.db import dialect_insert
+from exchange.enums import BusinessType, DeliveryStatus, DocumentState, RegisterKind
 from exchange.errors import NotFoundError, ValidationError
-from exchange.models import (
-    Agency,
-    BusinessType,
-    Delivery,
-    DeliveryStatus,
-    Document,
-    DocumentState,
-    Register,
-    RegisterKind,
-)
+from exchange.models import Agency, Delivery, Document, Register
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 MAX_SERIES = 64

@@ -13,17 +13,10 @@ from sqlalchemy.orm import Session
 
 from exchange import audit
 from exchange.actors import Actor
+from exchange.enums import DeliveryStatus, DocumentState, Role
 from exchange.errors import ConflictError, ValidationError
 from exchange.jobs import enqueue
-from exchange.models import (
-    Agency,
-    Delivery,
-    DeliveryEvent,
-    DeliveryStatus,
-    Document,
-    DocumentState,
-    Role,
-)
+from exchange.models import Agency, Delivery, DeliveryEvent, Document
 from exchange.runtime import Runtime
 from exchange.services.directory import resolve_recipients
 from exchange.services.documents import own_document

@@ -19,8 +19,9 @@ from sqlalchemy.orm import Session
 
 from exchange import audit
 from exchange.actors import Actor
+from exchange.enums import DocumentState, Role
 from exchange.errors import ConflictError, ValidationError
-from exchange.models import DocumentState, Role, User
+from exchange.models import User
 from exchange.runtime import Runtime
 from exchange.services.credentials import signer_errors
 from exchange.services.documents import (

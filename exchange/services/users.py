@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from exchange import audit
 from exchange.actors import SYSTEM, Actor
+from exchange.enums import Role
 from exchange.errors import (
     AuthenticationError,
     ConflictError,
@@ -25,7 +26,7 @@ from exchange.errors import (
     PermissionDeniedError,
     ValidationError,
 )
-from exchange.models import Agency, ApiToken, Membership, Role, User
+from exchange.models import Agency, ApiToken, Membership, User
 
 # argon2-cffi's defaults are Argon2id with RFC 9106's low-memory profile (64 MiB, 3 passes).
 _hasher = PasswordHasher()

@@ -29,7 +29,7 @@ import hashlib
 import json
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy import Dialect, Text, select, type_coerce
@@ -39,11 +39,11 @@ from sqlalchemy.types import TypeDecorator
 from exchange.actors import Actor
 from exchange.db import is_postgresql, utcnow
 from exchange.models import AuditEvent, AuditHead
+from signer.vietnam_time import VIETNAM_TIME
 
 FORMAT_VERSION = 1
 GENESIS_HASH = "0" * 64
 HEAD_ID = 1
-VIETNAM_TIME = timezone(timedelta(hours=7), "ICT")
 
 
 def format_time(at: datetime) -> str:

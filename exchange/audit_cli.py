@@ -132,8 +132,9 @@ def list_command(
     """Liệt kê các mục nhật ký mới nhất (cũ trước, mới sau)."""
     from sqlalchemy import select
 
-    from exchange.audit import VIETNAM_TIME, format_time
+    from exchange.audit import format_time
     from exchange.models import AuditEvent
+    from signer.vietnam_time import VIETNAM_TIME
 
     statement = select(AuditEvent).order_by(AuditEvent.id.desc()).limit(limit)
     if document_id is not None:

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, datetime
 
 from signer.verification.model import SignatureReport, VerificationReport
-
-VIETNAM_TIME = timezone(timedelta(hours=7), "ICT")
+from signer.vietnam_time import VIETNAM_TIME
 
 VERDICTS = {
     "passed": "HỢP LỆ",

@@ -28,7 +28,7 @@ from pyhanko.sign.validation.dss import async_add_validation_info
 from pyhanko_certvalidator import ValidationContext
 from pyhanko_certvalidator.errors import PathError, ValidationError
 
-from signer.appearance import VN_TIME, Appearance, PreparedStampStyle, plan_appearance
+from signer.appearance import Appearance, PreparedStampStyle, plan_appearance
 from signer.credentials import Credential
 from signer.encryption import decrypt_unsigned
 from signer.errors import (
@@ -49,6 +49,7 @@ from signer.messages import (
     signing_error_message,
 )
 from signer.trust import is_development_mode
+from signer.vietnam_time import VIETNAM_TIME as VN_TIME
 
 __all__ = ["Level", "SignOptions", "SignResult", "sign_pdf"]
 

@@ -14,7 +14,6 @@ from pyhanko.pdf_utils.generic import DictionaryObject
 from pyhanko.pdf_utils.writer import BasePdfFileWriter
 
 from signer.appearance.drawing import (
-    VN_TIME,
     Drawing,
     PreparedStampStyle,
     corner_drawing,
@@ -31,7 +30,6 @@ from signer.errors import SignerBlockNotFoundError, SigningError
 from signer.layout import DocumentLayout, Rect, find_layout
 
 __all__ = [
-    "VN_TIME",
     "Appearance",
     "Drawing",
     "Placement",

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 
 from pyhanko.pdf_utils.content import ResourceType
 from pyhanko.pdf_utils.generic import ArrayObject, DictionaryObject, pdf_name
@@ -14,9 +14,9 @@ from pyhanko.stamp import BaseStamp, BaseStampStyle
 
 from signer.appearance.resources import PreparedFont, PreparedImage
 from signer.layout import Rect
+from signer.vietnam_time import VIETNAM_TIME
 
 __all__ = [
-    "VN_TIME",
     "Drawing",
     "PreparedStampStyle",
     "corner_drawing",
@@ -27,7 +27,6 @@ __all__ = [
     "vn_time",
 ]
 
-VN_TIME = timezone(timedelta(hours=7))
 # The signer's details under the signature image: three lines of small type.
 DETAILS_SIZE = 6.0
 DETAILS_MIN_SIZE = 4.0
@@ -47,7 +46,7 @@ BLACK = b"0 g"
 
 def vn_time(moment: datetime) -> str:
     """ISO 8601 in Vietnam time, to the second, e.g. 2026-03-02T09:15:04+07:00."""
-    return moment.astimezone(VN_TIME).isoformat(timespec="seconds")
+    return moment.astimezone(VIETNAM_TIME).isoformat(timespec="seconds")
 
 
 def _n(value: float) -> bytes:

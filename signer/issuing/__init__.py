@@ -49,9 +49,10 @@ from signer.issuing.blanks import (
     place_issue_blanks,
     read_page_blanks,
 )
-from signer.issuing.form import add_issue_fields, existing_fields, fill_issue_fields, vietnam_date
+from signer.issuing.form import add_issue_fields, existing_fields, fill_issue_fields
 from signer.messages import PASSWORD_PROTECTED, file_error_message, pdf_error_message
 from signer.signing import SignOptions, SignResult, sign_pdf
+from signer.vietnam_time import vietnam_date
 
 __all__ = [
     "Blank",

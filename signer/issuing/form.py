@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import datetime
 
 from pyhanko.pdf_utils import generic
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
@@ -18,17 +18,10 @@ from signer.fields import (
     filled_content,
 )
 from signer.issuing.blanks import Blank, IssueBlanks
+from signer.vietnam_time import vietnam_date
 
-VIETNAM_TIME = timezone(timedelta(hours=7), "ICT")
 READ_ONLY = 1  # form field flag bit 1: viewers must not let a person type into the blank
 PRINT = 4  # annotation flag: printed with the page
-
-
-def vietnam_date(moment: datetime) -> datetime:
-    """The same instant in Vietnam time (UTC+7), where issue dates are counted."""
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(VIETNAM_TIME)
 
 
 def _acroform(writer: IncrementalPdfFileWriter) -> generic.DictionaryObject:

@@ -7,15 +7,16 @@ first request needs it. Each request gets one Session, closed when the request e
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
-from flask import Flask, current_app, g, jsonify, render_template
-from sqlalchemy import Engine, text
+from flask import Flask, jsonify, render_template
+from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.orm import Session, sessionmaker
 
+from exchange.api.blueprint import API_PREFIX, create_api_blueprint
+from exchange.api.context import EXTENSION, AppState, app_state, close_request_session
+from exchange.api.problems import register_problem_handlers
 from exchange.config import Settings, settings_from_env
 from exchange.db import make_engine, make_session_factory
 from exchange.errors import ServiceUnavailableError
@@ -24,19 +25,8 @@ from exchange.runtime import Runtime, make_runtime
 
 log = logging.getLogger("congvan.app")
 
-EXTENSION = "congvan"
 # Multipart framing and the metadata fields around an upload of the maximum size.
 UPLOAD_MARGIN = 256 * 1024
-
-
-@dataclass(frozen=True)
-class AppState:
-    """What the application keeps in `app.extensions["congvan"]`."""
-
-    settings: Settings
-    engine: Engine
-    session_factory: sessionmaker[Session]
-    runtime: Runtime
 
 
 def service_version() -> str:
@@ -72,39 +62,12 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
     app.extensions[EXTENSION] = state
 
-    from exchange.api import create_api_blueprint
-    from exchange.api.problems import register_problem_handlers
-
     register_problem_handlers(app)
     app.register_blueprint(create_api_blueprint())
     app.add_url_rule("/healthz", "healthz", healthz)
     app.add_url_rule("/", "index", index)
     app.teardown_appcontext(close_request_session)
     return app
-
-
-def app_state() -> AppState:
-    state: AppState = current_app.extensions[EXTENSION]
-    return state
-
-
-def request_session() -> Session:
-    """The Session of the current request (opened on first use, closed when the request ends)."""
-    session: Session | None = g.get("congvan_session")
-    if session is None:
-        session = app_state().session_factory()
-        g.congvan_session = session
-    return session
-
-
-def current_runtime() -> Runtime:
-    return app_state().runtime
-
-
-def close_request_session(error: BaseException | None) -> None:
-    session: Session | None = g.pop("congvan_session", None)
-    if session is not None:
-        session.close()  # anything not committed is rolled back
 
 
 def healthz() -> Any:
@@ -126,8 +89,6 @@ def healthz() -> Any:
 
 def index() -> str:
     """The front page: verify a PDF, where the API is, and the development accounts."""
-    from exchange.api import API_PREFIX
-
     settings = app_state().settings
     dev_users: list[Any] = []
     dev_password = ""

@@ -26,7 +26,7 @@ from exchange.config import Settings, settings_from_env
 from exchange.errors import ExchangeError
 
 if TYPE_CHECKING:
-    from exchange.app import AppState
+    from exchange.api.context import AppState
 
 log = logging.getLogger("congvan.serve")
 
@@ -139,7 +139,8 @@ def run(
     from sqlalchemy.exc import SQLAlchemyError
     from werkzeug.serving import make_server
 
-    from exchange.app import EXTENSION, create_app
+    from exchange.api.context import EXTENSION
+    from exchange.app import create_app
     from exchange.migrate import pending_revisions, upgrade
 
     if not logging.getLogger().handlers:

@@ -273,7 +273,8 @@ def runtime(database_url: str, tmp_path: Path) -> Any:
 @pytest.fixture
 def app(engine: Any, runtime: Any) -> Iterator[Any]:
     """The Flask application on the run's database (emptied after the test by `engine`)."""
-    from exchange.app import EXTENSION, create_app
+    from exchange.api.context import EXTENSION
+    from exchange.app import create_app
 
     application = create_app(runtime.settings, runtime=runtime)
     application.config["TESTING"] = True

@@ -13,7 +13,8 @@ from typing import Any
 import pytest
 from flask import Flask
 
-from exchange.app import EXTENSION, create_app
+from exchange.api.context import EXTENSION
+from exchange.app import create_app
 from exchange.config import Settings
 from exchange.enums import Role
 

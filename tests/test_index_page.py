@@ -20,7 +20,8 @@ def test_front_page_in_development(client: Any) -> None:
 def test_front_page_in_production_shows_no_development_accounts(
     engine: Any, database_url: str, tmp_path: Path
 ) -> None:
-    from exchange.app import EXTENSION, create_app
+    from exchange.api.context import EXTENSION
+    from exchange.app import create_app
     from exchange.config import Settings
 
     settings = Settings(

@@ -118,7 +118,8 @@ def test_the_api_says_why_in_vietnamese(
 def test_the_api_time_limit_is_a_vietnamese_field_error(
     engine: Any, runtime: Any, slow_pdf: bytes
 ) -> None:
-    from exchange.app import EXTENSION, create_app
+    from exchange.api.context import EXTENSION
+    from exchange.app import create_app
 
     settings = runtime.settings.with_overrides(verify_timeout=0.1, verify_offline=True)
     app = create_app(settings, runtime=dataclasses.replace(runtime, settings=settings))

@@ -9,16 +9,15 @@ from typing import Any
 from flask import Blueprint, request
 
 from exchange.actors import ROLE_NAMES
-from exchange.api import (
+from exchange.api.body import json_body, optional, required
+from exchange.api.context import (
     AGENCY_HEADER,
     bearer_token,
     current_actor,
+    current_runtime,
     current_user,
-    json_body,
-    optional,
-    required,
+    request_session,
 )
-from exchange.app import current_runtime, request_session
 from exchange.enums import Role
 from exchange.models import User
 from exchange.services.access import (

@@ -6,8 +6,8 @@ from typing import Any
 
 from flask import Blueprint, request, url_for
 
-from exchange.api import current_actor, json_body, optional, required
-from exchange.app import request_session
+from exchange.api.body import json_body, optional, required
+from exchange.api.context import current_actor, request_session
 from exchange.models import Agency, AgencyCertificate
 from exchange.services import directory as service
 

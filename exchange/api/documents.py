@@ -8,8 +8,8 @@ from typing import Any, NamedTuple
 
 from flask import Blueprint, Response, request, send_file
 
-from exchange.api import current_actor, json_body, optional, required
-from exchange.app import current_runtime, request_session
+from exchange.api.body import json_body, optional, required
+from exchange.api.context import current_actor, current_runtime, request_session
 from exchange.enums import DeliveryStatus, DocumentState, RegisterKind, Role
 from exchange.errors import ValidationError
 from exchange.services import deliveries, documents, mailboxes, sending, token_signing

@@ -7,7 +7,7 @@ from typing import Any
 
 from flask import Blueprint, request
 
-from exchange.app import current_runtime
+from exchange.api.context import current_runtime
 from exchange.errors import PayloadTooLargeError, UnsupportedFileError, ValidationError
 from signer.errors import NotPdfError, UnreadablePdfError
 from signer.reports import render_text, summarize

@@ -23,14 +23,8 @@ from urllib.parse import unquote, unquote_to_bytes
 
 from asn1crypto import x509
 
-from signer.credentials import (
-    PSS_SALT_LENGTH,
-    Credential,
-    PadesSigner,
-    _check_key_matches,
-    _order_chain,
-)
 from signer.errors import CredentialError, SignerError, WrongPinError
+from signer.keys import PSS_SALT_LENGTH, Credential, PadesSigner, check_key_matches, order_chain
 
 __all__ = ["PKCS11KeySigner", "load_pkcs11_credential"]
 
@@ -286,9 +280,9 @@ def load_pkcs11_credential(uri: str, pin: str | None, module: str | None) -> Cre
         with sessions.session():
             sessions.key(object_label, object_id)  # a missing key is named as such
         leaf, others = _certificates(sessions, object_label, object_id, uri)
-        chain = _order_chain(leaf, others)
+        chain = order_chain(leaf, others)
         signer = PKCS11KeySigner(sessions, object_label, object_id, leaf, chain)
-        _check_key_matches(signer, leaf, uri)
+        check_key_matches(signer, leaf, uri)
     except SignerError:
         raise
     except Exception as error:  # python-pkcs11 raises many types

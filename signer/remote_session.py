@@ -26,11 +26,10 @@ from cryptography.hazmat.primitives.asymmetric.utils import (
 )
 from pyhanko.sign.general import as_signing_certificate_v2
 
-from signer.credentials import MIN_EC_BITS, MIN_RSA_BITS, PSS_SALT_LENGTH
-from signer.credentials import _pss_mechanism as pss_mechanism
 from signer.errors import SigningError
 from signer.files import write_atomically
-from signer.signing import CHUNK_SIZE
+from signer.keys import PSS_SALT_LENGTH, key_strength_problem, pss_mechanism
+from signer.pades import CHUNK_SIZE, Level
 
 STATE_VERSION = 1
 DEFAULT_VALIDITY = timedelta(minutes=30)
@@ -53,10 +52,9 @@ def _unb64(value: object) -> bytes:
 def check_certificate(certificate: x509.Certificate, now: datetime) -> None:
     """Refuse at preparation what could never give a valid signature."""
     key = certificate.public_key
-    if key.algorithm == "rsa" and key.bit_size < MIN_RSA_BITS:
-        raise SigningError(f"chứng thư dùng khóa RSA {key.bit_size} bit; cần ít nhất 2048 bit")
-    if key.algorithm == "ec" and key.bit_size < MIN_EC_BITS:
-        raise SigningError(f"chứng thư dùng khóa ECDSA {key.bit_size} bit; cần ít nhất 256 bit")
+    weakness = key_strength_problem(key.algorithm, key.bit_size)
+    if weakness:
+        raise SigningError(f"chứng thư dùng {weakness}")
     if key.algorithm not in ("rsa", "ec"):
         raise SigningError(f"loại khóa {key.algorithm} không hỗ trợ; chỉ dùng RSA hoặc ECDSA")
     validity = certificate["tbs_certificate"]["validity"]
@@ -124,7 +122,7 @@ class SessionState:
 
     id: str
     field_name: str
-    level: str
+    level: Level
     tsa_url: str | None
     document_digest: bytes
     reserved_region: tuple[int, int]
@@ -154,7 +152,7 @@ def load_state(path: Path, secret: bytes | None) -> SessionState:
         state = SessionState(
             id=str(raw["id"]),
             field_name=str(raw["field_name"]),
-            level=str(raw["level"]),
+            level=Level(raw["level"]),
             tsa_url=raw["tsa_url"],
             document_digest=_unb64(raw["document_digest"]),
             reserved_region=(int(start), int(end)),

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -17,6 +16,7 @@ from typing import Any
 import click
 
 from exchange.cli_errors import EXIT_FAILED, EXIT_OK, EXIT_UNREADABLE, friendly_errors, trust_option
+from exchange.config import debug_from_env
 from signer.errors import UnreadablePdfError, VerificationTimeoutError
 from signer.messages import file_error_message
 
@@ -24,7 +24,7 @@ from signer.messages import file_error_message
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 def main() -> None:
     """congvan: ký số, kiểm tra chữ ký và trao đổi văn bản điện tử."""
-    logging.basicConfig(level=logging.DEBUG if os.environ.get("CONGVAN_DEBUG") else logging.WARNING)
+    logging.basicConfig(level=logging.DEBUG if debug_from_env() else logging.WARNING)
 
 
 @main.command("verify")

@@ -6,7 +6,6 @@ An error is one clear line on stderr and a non-zero exit, never a traceback.
 from __future__ import annotations
 
 import logging
-import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -14,6 +13,7 @@ from typing import Any, NoReturn, TypeVar
 
 import click
 
+from exchange.config import debug_from_env
 from signer.errors import SignerError, UnreadablePdfError
 from signer.messages import file_error_message
 
@@ -48,7 +48,7 @@ def friendly_errors(function: F) -> F:
             fail("đã dừng theo yêu cầu", 130)
         except Exception:
             log.debug("unexpected error", exc_info=True)
-            if os.environ.get("CONGVAN_DEBUG"):
+            if debug_from_env():
                 raise
             fail("lỗi nội bộ không mong đợi; chạy lại với CONGVAN_DEBUG=1 để xem chi tiết")
 

@@ -1,5 +1,10 @@
 """Service settings: defaults, then `CONGVAN_*` environment variables, then a fail-fast check.
 
+Every `CONGVAN_*` variable the exchange reads is read here (README, Configuration, lists them).
+The signer library reads three itself, being usable without the exchange: `CONGVAN_ENV` (is this
+development?), `CONGVAN_DEV_SERVICES_URL` and `CONGVAN_DEV_PKI_DIR` (where the development trust
+services run and the development PKI lies; signer/trust.py, signer/devpki.py).
+
 Nothing here connects to a database or reads a file at import time.
 """
 
@@ -7,7 +12,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from exchange.errors import ConfigurationError
@@ -38,8 +43,7 @@ class Settings:
     job_max_attempts: int = 5
     job_lease_seconds: float = 300.0
     job_backoff_seconds: float = 5.0
-    load_dev_data: bool = False
-    extra: Mapping[str, str] = field(default_factory=dict)
+    pkcs11_module: str | None = None  # for agency and official keys given as pkcs11: URIs
 
     @property
     def development(self) -> bool:
@@ -88,8 +92,6 @@ class Settings:
             )
         if len(self.secret_key) < 32:
             raise ConfigurationError("CONGVAN_SECRET_KEY phải dài ít nhất 32 ký tự")
-        if self.load_dev_data:
-            raise ConfigurationError("dữ liệu phát triển chỉ được nạp ở chế độ development")
         if not self.trust_roots:
             raise ConfigurationError(
                 "chế độ production cần CONGVAN_TRUST_ROOTS (chứng thư gốc tin cậy, PEM)"
@@ -118,6 +120,22 @@ def _number(environ: Mapping[str, str], name: str, default: float) -> float:
         raise ConfigurationError(f"{name} phải là một số, không phải {raw!r}") from None
 
 
+def debug_from_env(environ: Mapping[str, str] | None = None) -> bool:
+    """CONGVAN_DEBUG set to anything: the command line shows tracebacks and debug logs.
+
+    Read on its own, as the command line needs it before (or without) the whole settings.
+    """
+    env = os.environ if environ is None else environ
+    return bool(env.get("CONGVAN_DEBUG"))
+
+
+def remote_secret_from_env(environ: Mapping[str, str] | None = None) -> bytes | None:
+    """CONGVAN_REMOTE_SECRET: seals the state `congvan remote prepare` writes, when set."""
+    env = os.environ if environ is None else environ
+    value = env.get("CONGVAN_REMOTE_SECRET")
+    return value.encode("utf-8") if value else None
+
+
 def settings_from_env(environ: Mapping[str, str] | None = None) -> Settings:
     """Read settings from `CONGVAN_*` variables (see README, Configuration)."""
     env = os.environ if environ is None else environ
@@ -139,4 +157,5 @@ def settings_from_env(environ: Mapping[str, str] | None = None) -> Settings:
         job_max_attempts=int(_number(env, "CONGVAN_JOB_MAX_ATTEMPTS", 5)),
         job_lease_seconds=_number(env, "CONGVAN_JOB_LEASE_SECONDS", 300.0),
         job_backoff_seconds=_number(env, "CONGVAN_JOB_BACKOFF_SECONDS", 5.0),
+        pkcs11_module=env.get("CONGVAN_PKCS11_MODULE"),
     )

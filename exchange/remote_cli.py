@@ -7,7 +7,6 @@
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Sequence
 from datetime import timedelta
 from pathlib import Path
@@ -16,15 +15,8 @@ from typing import Any
 import click
 
 from exchange.cli_errors import fail, friendly_errors
+from exchange.config import remote_secret_from_env
 from exchange.signing_cli import build_options, certify_options, signature_options
-
-SECRET_ENV = "CONGVAN_REMOTE_SECRET"
-
-
-def _secret() -> bytes | None:
-    """The service secret that seals prepared states, when one is configured."""
-    value = os.environ.get(SECRET_ENV)
-    return value.encode("utf-8") if value else None
 
 
 @click.group("remote")
@@ -88,7 +80,7 @@ def prepare_command(
         chain,
         options,
         valid_for=timedelta(minutes=valid_for),
-        secret=_secret(),
+        secret=remote_secret_from_env(),
         state_path=state_path,
     )
     click.echo(json.dumps(prepared.to_dict(), ensure_ascii=False))
@@ -157,7 +149,7 @@ def finish_command(
         signature_format="raw" if signature_path is not None else "cms",
         tsa_url=tsa_url,
         trust_roots=trust.roots,
-        secret=_secret(),
+        secret=remote_secret_from_env(),
     )
     click.echo(
         f"Đã ký {prepared} -> {output} (trường {result.field_name}, mức {result.level.upper()}, "

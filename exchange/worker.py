@@ -8,7 +8,6 @@ against PostgreSQL.
 from __future__ import annotations
 
 import logging
-import os
 import signal
 import threading
 from collections.abc import Callable, Iterator, Mapping
@@ -20,6 +19,7 @@ from typing import TYPE_CHECKING
 import click
 
 from exchange.cli_errors import fail, friendly_errors
+from exchange.config import debug_from_env
 from exchange.db import utcnow
 
 if TYPE_CHECKING:
@@ -154,7 +154,7 @@ def worker_command(once: bool, idle_sleep: float, worker_id: str | None) -> None
 
     if worker_id is not None and not 1 <= len(worker_id) <= 100:
         fail("tên bộ xử lý (--id) phải dài từ 1 đến 100 ký tự")
-    if not os.environ.get("CONGVAN_DEBUG"):
+    if not debug_from_env():
         logging.getLogger("congvan").setLevel(logging.INFO)
     settings = _settings()
     with _database(settings) as engine:

@@ -24,9 +24,8 @@ PIN_VARIABLE = "CONGVAN_TEST_AGENCY_TOKEN_PIN"
 def world(
     session_factory: Any, tmp_path: Path, softhsm: str, monkeypatch: pytest.MonkeyPatch
 ) -> World:
-    monkeypatch.setenv("CONGVAN_PKCS11_MODULE", softhsm)
     monkeypatch.setenv(PIN_VARIABLE, USER_PIN)
-    world = build_world(session_factory, tmp_path)
+    world = build_world(session_factory, tmp_path, pkcs11_module=softhsm)
     with session_factory() as session:
         official = session.scalars(select(User).where(User.username == "tpd.chutich")).one()
         official.credential = token_uri(EC_LABEL)  # the ECDSA key of the district's official

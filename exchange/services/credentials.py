@@ -44,17 +44,17 @@ SIGNATURE_BOX_HINT = (
     f"hãy tải dự thảo lên lại kèm vị trí chữ ký trong trường signature_box, {SIGNATURE_BOX_FORMAT}"
 )
 
-_cache: dict[tuple[str, str | None], Credential] = {}
+_cache: dict[tuple[str, str | None, str | None], Credential] = {}
 _cache_lock = threading.Lock()
 
 
-def _load(source: str, pin: str | None) -> Credential:
-    key = (source, pin)
+def _load(source: str, pin: str | None, pkcs11_module: str | None) -> Credential:
+    key = (source, pin, pkcs11_module)
     with _cache_lock:
         cached = _cache.get(key)
     if cached is not None:
         return cached
-    credential = load_credential(source, pin, pkcs11_module=os.environ.get("CONGVAN_PKCS11_MODULE"))
+    credential = load_credential(source, pin, pkcs11_module=pkcs11_module)
     with _cache_lock:
         _cache[key] = credential
     return credential
@@ -78,10 +78,10 @@ def agency_credential(runtime: Runtime, agency: Agency) -> Credential:
     else:
         raise ConfigurationError(f"cơ quan {agency.code} chưa cấu hình biến chứa mã PIN khóa ký")
     with signer_errors():
-        return _load(agency.credential, pin)
+        return _load(agency.credential, pin, runtime.settings.pkcs11_module)
 
 
-def official_credential(user: User, pin: str) -> Credential:
+def official_credential(runtime: Runtime, user: User, pin: str) -> Credential:
     """The official's personal key held by the service, unlocked by the PIN they give now."""
     if not user.credential:
         raise ConflictError(
@@ -92,9 +92,7 @@ def official_credential(user: User, pin: str) -> Credential:
         raise ValidationError("cần nhập mã PIN", errors={"pin": "cần nhập mã PIN"})
     with signer_errors():
         # An official's key is not cached: each signature needs the PIN again.
-        return load_credential(
-            user.credential, pin, pkcs11_module=os.environ.get("CONGVAN_PKCS11_MODULE")
-        )
+        return load_credential(user.credential, pin, pkcs11_module=runtime.settings.pkcs11_module)
 
 
 @contextmanager

@@ -418,7 +418,7 @@ def sign_document(
         raise ConflictError(f"văn bản đã qua bước ký (trạng thái: {document.state.value})")
     user = session.get(User, actor.user_id)
     assert user is not None
-    credential = official_credential(user, pin)
+    credential = official_credential(runtime, user, pin)
     image = load_image(Path(user.signature_image)) if user.signature_image else None
     agency = document.agency
     options = SignOptions(

@@ -276,7 +276,7 @@ def _reaches_only_classic(reader: PdfFileReader) -> bool:
             if not isinstance(classic, tuple):
                 return False
             generation, offset = classic
-            references = _simple_references(data, boundaries, offset, idnum, generation)
+            references = simple_references(data, boundaries, offset, idnum, generation)
             if references is not None:
                 pending.extend(
                     generic.IndirectObject(number, gen, reader)  # type: ignore[no-untyped-call]
@@ -329,7 +329,7 @@ def _declared_positions(reader: PdfFileReader, size: int) -> list[int]:
     return sorted(positions)
 
 
-def _simple_references(
+def simple_references(
     data: bytes, boundaries: list[int], offset: int, idnum: int, generation: int
 ) -> list[tuple[int, int]] | None:
     """The references in the object at ``offset`` if its region is simple, else None."""

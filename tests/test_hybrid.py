@@ -358,7 +358,7 @@ def test_fast_walk_never_admits_a_shadow(sample_pdf: Path, shadow: str) -> None:
     ],
 )
 def test_simple_regions(region: bytes, expected: list[tuple[int, int]] | None) -> None:
-    from signer.hybrid import _simple_references
+    from signer.hybrid import simple_references
 
     data = b"%PDF-1.7\n" + region
-    assert _simple_references(data, [9, len(data)], 9, 7, 0) == expected
+    assert simple_references(data, [9, len(data)], 9, 7, 0) == expected

@@ -74,17 +74,22 @@ _TRUNCATED_TYPES = ("PSEOF", "PDFNoValidXRef", "PDFEOFError")
 _ENCRYPTED_TYPES = ("PdfKeyNotAvailableError", "PDFEncryptionError")
 
 
-def describe(error: BaseException) -> str:
-    """The library's own text of ``error`` and its causes, on one short line."""
+def describe(error: BaseException, *, verbatim: bool = False) -> str:
+    """The library's own text of ``error`` and its causes, on one short line.
+
+    ``verbatim``: each text as the library wrote it, line breaks included, and not shortened
+    (what the signing errors of signer/pades.py have always carried).
+    """
     parts: list[str] = []
     current: BaseException | None = error
     while current is not None and len(parts) < 4:
-        text = " ".join(str(current).split()) or type(current).__name__
+        text = str(current) if verbatim else " ".join(str(current).split())
+        text = text or type(current).__name__
         if text not in parts:
             parts.append(text)
         current = current.__cause__ or current.__context__
     joined = ": ".join(parts)
-    return joined if len(joined) <= 300 else joined[:297] + "..."
+    return joined if verbatim or len(joined) <= 300 else joined[:297] + "..."
 
 
 def _meaning(error: BaseException, text: str) -> str | None:

@@ -21,25 +21,39 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import IO, Any
 
-from asn1crypto import cms, x509
+from asn1crypto import algos, cms, x509
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
-from pyhanko.pdf_utils.misc import PdfError
-from pyhanko.pdf_utils.reader import PdfFileReader
-from pyhanko.sign.general import SigningError as PyHankoSigningError
-from pyhanko.sign.signers import ExternalSigner, PdfSignatureMetadata, PdfSigner, PdfTimeStamper
+from pyhanko.sign.signers import ExternalSigner, PdfSigner, PdfTimeStamper
 from pyhanko.sign.signers.pdf_byterange import PreparedByteRangeDigest
 from pyhanko.sign.signers.pdf_signer import PdfTBSDocument
 from pyhanko.sign.timestamps import HTTPTimeStamper
-from pyhanko.sign.timestamps.common_utils import TimestampRequestError
-from pyhanko.sign.validation.dss import async_add_validation_info
-from pyhanko_certvalidator import ValidationContext
-from pyhanko_certvalidator.errors import PathError, ValidationError
 from pyhanko_certvalidator.registry import SimpleCertificateStore
 
-from signer.credentials import Credential
-from signer.errors import SigningError, TrustServiceError, UnreadablePdfError
-from signer.fetching import fetcher_backend, service_url
-from signer.files import temp_beside
+from signer.errors import SigningError, UnreadablePdfError
+from signer.files import atomic_output
+from signer.keys import Credential
+from signer.pades import (
+    CHUNK_SIZE,
+    DEFAULT_OPTIONS,
+    Level,
+    SigningStep,
+    SignOptions,
+    SignResult,
+    check_options,
+    copy_hashing,
+    embed_validation_info,
+    free_field_name,
+    hash_rest,
+    open_writer,
+    opened_source,
+    require_services,
+    revocation_context,
+    signature_bytes_reserved,
+    signature_metadata,
+    signing_errors,
+    timestamp_service,
+    visible_signature,
+)
 from signer.remote_session import (
     DEFAULT_VALIDITY,
     ECDSA,
@@ -55,21 +69,6 @@ from signer.remote_session import (
     ranges_digest,
     signed_attributes,
     write_state,
-)
-from signer.signing import (
-    CHUNK_SIZE,
-    TSA_TIMEOUT_SECONDS,
-    SignOptions,
-    SignResult,
-    _check_options,
-    _copy_hashing,
-    _describe,
-    _free_field_name,
-    _open_writer,
-    _opened_source,
-    _visible,
-    signature_bytes_reserved,
-    signature_metadata,
 )
 from signer.trust import is_development_mode
 
@@ -87,7 +86,7 @@ class PreparedSignature:
 
     id: str
     field_name: str
-    level: str
+    level: Level
     document_digest: bytes
     to_be_signed: bytes
     to_be_signed_sha256: bytes
@@ -103,7 +102,7 @@ class PreparedSignature:
         return {
             "id": self.id,
             "field_name": self.field_name,
-            "level": self.level,
+            "level": self.level.value,
             "digest": base64.b64encode(self.document_digest).decode(),
             "to_be_signed": base64.b64encode(self.to_be_signed).decode(),
             "to_be_signed_sha256": base64.b64encode(self.to_be_signed_sha256).decode(),
@@ -114,9 +113,6 @@ class PreparedSignature:
             "prepared_pdf": str(self.prepared_pdf),
             "state": str(self.state_path),
         }
-
-
-DEFAULT_OPTIONS = SignOptions()
 
 
 def state_path_for(prepared_pdf: str | os.PathLike[str]) -> Path:
@@ -141,101 +137,110 @@ def prepare_remote_signature(
     state_path: str | os.PathLike[str] | None = None,
 ) -> PreparedSignature:
     """Write the PDF ready to receive a signature, and its state beside it; nothing is signed."""
-    _check_options(options)
+    level = check_options(options)
     now = now or datetime.now(UTC)
     check_certificate(signer_certificate, now)
     target = Path(prepared_output)
     state_file = Path(state_path) if state_path is not None else state_path_for(target)
-    registry = SimpleCertificateStore()  # type: ignore[no-untyped-call]
-    registry.register_multiple(list(chain))
-    external = ExternalSigner(signer_certificate, registry, prefer_pss=True)
-    # The placeholder must fit the largest CMS our finish can build: size it as sign_pdf does.
-    credential = Credential(signer=external, certificate=signer_certificate, chain=tuple(chain))
-    reserved = signature_bytes_reserved(credential, options.level)
-
-    descriptor, temp_name = temp_beside(target)
-    try:
-        os.fchmod(descriptor, 0o644)
-        with os.fdopen(descriptor, "w+b") as work, _opened_source(source) as source_stream:
-            if _copy_hashing(source_stream, work, hashlib.sha256()) == 0:
-                raise UnreadablePdfError("tệp đầu vào rỗng")
-            writer = _open_writer(work)
-            field_name = options.field_name or _free_field_name(writer)
-            metadata = _metadata(options, field_name, signer_certificate)
-            # Same visible appearance as sign_pdf: drawn now, so it is covered by the signature.
-            style, field_spec = _visible(writer, work, field_name, credential, options)
-            pdf_signer = PdfSigner(metadata, external, stamp_style=style, new_field_spec=field_spec)
-            try:
-                session = pdf_signer.init_signing_session(writer)
-                tbs = session.prepare_tbs_document(validation_info=None, bytes_reserved=reserved)
-                prepared, _ = tbs.digest_tbs_document(in_place=True, chunk_size=CHUNK_SIZE)
-            except PyHankoSigningError as error:
-                raise SigningError(
-                    f"không chuẩn bị được văn bản để ký: {_describe(error)}"
-                ) from None
-            except (PdfError, ValueError, KeyError, TypeError) as error:
-                raise UnreadablePdfError(f"không ký được tệp PDF: {_describe(error)}") from None
-            work.flush()
-            os.fsync(work.fileno())
-            _, prepared_sha256 = ranges_digest(
-                work, prepared.reserved_region_start, prepared.reserved_region_end
-            )
-        to_be_signed = signed_attributes(prepared.document_digest, signer_certificate)
-        rsa_key = signer_certificate.public_key.algorithm == "rsa"
-        fields: dict[str, Any] = {
-            "id": uuid.uuid4().hex,
-            "field_name": field_name,
-            "level": options.level,
-            "tsa_url": options.tsa_url,
-            "document_digest": b64(prepared.document_digest),
-            "reserved_region": [prepared.reserved_region_start, prepared.reserved_region_end],
-            "prepared_sha256": prepared_sha256,
-            "to_be_signed": b64(to_be_signed),
-            "certificate": b64(signer_certificate.dump()),
-            "chain": [b64(c.dump()) for c in chain],
-            "algorithm": RSA_PSS if rsa_key else ECDSA,
-            "accepted_algorithms": [RSA_PSS, RSA_PKCS1] if rsa_key else [ECDSA],
-            "created": now.isoformat(),
-            "expires": (now + valid_for).isoformat(),
-        }
-        # The PDF first: a state is only ever beside the PDF whose hash it records.
-        os.replace(temp_name, target)
-        _finished_marker(state_file).unlink(missing_ok=True)
-        write_state(state_file, fields, secret)
-    except BaseException:
-        Path(temp_name).unlink(missing_ok=True)
-        raise
-    return PreparedSignature(
-        id=fields["id"],
+    credential = _key_elsewhere(signer_certificate, chain)
+    with atomic_output(target) as work, opened_source(source) as stream:
+        field_name, tbs = _prepare_document(stream, work, credential, options, level)
+        start, end = tbs.reserved_region_start, tbs.reserved_region_end
+        _, prepared_sha256 = ranges_digest(work, start, end)
+    to_be_signed = signed_attributes(tbs.document_digest, signer_certificate)
+    algorithms = _accepted_algorithms(signer_certificate)
+    prepared = PreparedSignature(
+        id=uuid.uuid4().hex,
         field_name=field_name,
-        level=options.level,
-        document_digest=prepared.document_digest,
+        level=level,
+        document_digest=tbs.document_digest,
         to_be_signed=to_be_signed,
         to_be_signed_sha256=hashlib.sha256(to_be_signed).digest(),
-        algorithm=fields["algorithm"],
-        accepted_algorithms=tuple(fields["accepted_algorithms"]),
+        algorithm=algorithms[0],
+        accepted_algorithms=algorithms,
         created=now,
         expires=now + valid_for,
         prepared_pdf=target,
         state_path=state_file,
     )
+    # The PDF first (above): a state is only ever beside the PDF whose hash it records.
+    _finished_marker(state_file).unlink(missing_ok=True)
+    fields = _state_fields(
+        prepared, signer_certificate, chain, options.tsa_url, (start, end), prepared_sha256
+    )
+    write_state(state_file, fields, secret)
+    return prepared
 
 
-def _metadata(
-    options: SignOptions, field_name: str, certificate: x509.Certificate
-) -> PdfSignatureMetadata:
-    """The signature dictionary sign_pdf would write, minus what only the finish can know."""
-    common_name = certificate.subject.native.get("common_name")
-    if isinstance(common_name, list):
-        common_name = common_name[0] if common_name else None
-    return signature_metadata(options, field_name, common_name)
+def _state_fields(
+    prepared: PreparedSignature,
+    certificate: x509.Certificate,
+    chain: Sequence[x509.Certificate],
+    tsa_url: str | None,
+    reserved_region: tuple[int, int],
+    prepared_sha256: str,
+) -> dict[str, Any]:
+    """What the state file records of a preparation (remote_session.py reads it back)."""
+    return {
+        "id": prepared.id,
+        "field_name": prepared.field_name,
+        "level": prepared.level.value,
+        "tsa_url": tsa_url,
+        "document_digest": b64(prepared.document_digest),
+        "reserved_region": list(reserved_region),
+        "prepared_sha256": prepared_sha256,
+        "to_be_signed": b64(prepared.to_be_signed),
+        "certificate": b64(certificate.dump()),
+        "chain": [b64(c.dump()) for c in chain],
+        "algorithm": prepared.algorithm,
+        "accepted_algorithms": list(prepared.accepted_algorithms),
+        "created": prepared.created.isoformat(),
+        "expires": prepared.expires.isoformat(),
+    }
+
+
+def _key_elsewhere(certificate: x509.Certificate, chain: Sequence[x509.Certificate]) -> Credential:
+    """The signer as a credential whose key stays on the client's token: it signs nothing.
+
+    With it the document is prepared, and the placeholder sized for the largest CMS our finish
+    can build, exactly as sign_pdf does.
+    """
+    registry = SimpleCertificateStore()  # type: ignore[no-untyped-call]
+    registry.register_multiple(list(chain))
+    external = ExternalSigner(certificate, registry, prefer_pss=True)
+    return Credential(signer=external, certificate=certificate, chain=tuple(chain))
+
+
+def _accepted_algorithms(certificate: x509.Certificate) -> tuple[str, ...]:
+    """The signature algorithms the finish accepts from the client, the preferred one first."""
+    return (RSA_PSS, RSA_PKCS1) if certificate.public_key.algorithm == "rsa" else (ECDSA,)
+
+
+def _prepare_document(
+    source: IO[bytes], work: IO[bytes], credential: Credential, options: SignOptions, level: Level
+) -> tuple[str, PreparedByteRangeDigest]:
+    """Copy ``source`` into ``work`` and add the signature field, dictionary and placeholder."""
+    if copy_hashing(source, work, hashlib.sha256()) == 0:
+        raise UnreadablePdfError("tệp đầu vào rỗng")
+    writer = open_writer(work)
+    field_name = options.field_name or free_field_name(writer)
+    metadata = signature_metadata(options, field_name, credential.common_name)
+    # Same visible appearance as sign_pdf: drawn now, so it is covered by the signature.
+    style, field_spec = visible_signature(writer, work, field_name, credential, options)
+    signer = PdfSigner(metadata, credential.signer, stamp_style=style, new_field_spec=field_spec)
+    reserved = signature_bytes_reserved(credential, level)
+    with signing_errors(SigningStep.PREPARE):
+        session = signer.init_signing_session(writer)
+        tbs = session.prepare_tbs_document(validation_info=None, bytes_reserved=reserved)
+        prepared, _ = tbs.digest_tbs_document(in_place=True, chunk_size=CHUNK_SIZE)
+    return field_name, prepared
 
 
 def _read_prepared(prepared: Path, work: IO[bytes], state: SessionState) -> None:
     """Copy the prepared PDF into ``work`` and refuse it unless it is the one prepared."""
     try:
         with open(prepared, "rb") as source:
-            _copy_hashing(source, work, hashlib.sha256())
+            copy_hashing(source, work, hashlib.sha256())
     except OSError as error:
         raise UnreadablePdfError(f"không đọc được {prepared}: {error.strerror}") from None
     start, end = state.reserved_region
@@ -244,6 +249,55 @@ def _read_prepared(prepared: Path, work: IO[bytes], state: SessionState) -> None
         raise SigningError(
             f"{prepared} không phải tệp đã chuẩn bị cho phiên ký {state.id} (đã bị thay đổi)"
         )
+
+
+def _unfinished_state(state_file: Path, secret: bytes | None, now: datetime) -> SessionState:
+    """The state of a preparation that may still be finished: sealed, not expired, not used."""
+    loaded = load_state(state_file, secret)
+    if now > loaded.expires:
+        raise SigningError(
+            f"phiên ký {loaded.id} đã hết hạn lúc {loaded.expires.isoformat()}; hãy chuẩn bị lại"
+        )
+    marker = _finished_marker(state_file)
+    if marker.exists():
+        _claim(marker, loaded)  # raises the clear "already finished" error
+    return loaded
+
+
+def _client_signature(
+    signature: bytes, signature_format: SignatureFormat, state: SessionState
+) -> tuple[bytes, bytes]:
+    """The signed attributes (DER) and the raw signature value the client sent back."""
+    if signature_format == "cms":
+        return from_client_cms(signature, state)
+    if signature_format == "raw":
+        return state.to_be_signed, signature
+    raise SigningError(f"định dạng chữ ký không hỗ trợ {signature_format!r}")
+
+
+def _signature_cms(
+    state: SessionState,
+    attributes_der: bytes,
+    raw: bytes,
+    mechanism: algos.SignedDigestAlgorithm,
+    timestamper: HTTPTimeStamper | None,
+    tsa_url: str | None,
+) -> cms.ContentInfo:
+    """The CMS around the client's signature, timestamped from B-T up; it must fit the room."""
+    registry = SimpleCertificateStore()  # type: ignore[no-untyped-call]
+    registry.register_multiple(list(state.chain))
+    external = ExternalSigner(
+        state.certificate, registry, signature_value=raw, signature_mechanism=mechanism
+    )
+    attributes = cms.CMSAttributes.load(attributes_der)
+    with signing_errors(SigningStep.TIMESTAMP, tsa_url):
+        signature_cms: cms.ContentInfo = asyncio.run(
+            external.async_sign_prescribed_attributes("sha256", attributes, timestamper=timestamper)
+        )
+    start, end = state.reserved_region
+    if 2 * len(signature_cms.dump()) > end - start - 2:
+        raise SigningError("chữ ký gửi về lớn hơn chỗ đã dành trong văn bản")
+    return signature_cms
 
 
 async def _complete(
@@ -257,21 +311,12 @@ async def _complete(
     start, end = state.reserved_region
     digest = PreparedByteRangeDigest(state.document_digest, start, end)
     await PdfTBSDocument.async_finish_signing(work, digest, signature_cms, chunk_size=CHUNK_SIZE)
-    if state.level not in ("b-lt", "b-lta"):
+    if not state.level.needs_revocation_data:
         return
-    context = ValidationContext(
-        trust_roots=list(trust_roots),
-        allow_fetching=True,
-        revocation_mode="hard-fail",
-        fetcher_backend=fetcher_backend(development=is_development_mode()),
-    )
+    context = revocation_context(trust_roots, development=is_development_mode())
     try:
-        work.seek(0)
-        embedded = PdfFileReader(work, strict=True).embedded_regular_signatures[-1]
-        await async_add_validation_info(
-            embedded, context, in_place=True, chunk_size=CHUNK_SIZE, embed_roots=False
-        )
-        if state.level == "b-lta" and timestamper is not None:
+        await embed_validation_info(work, context, -1)
+        if state.level.is_lta and timestamper is not None:
             work.seek(0)
             writer = IncrementalPdfFileWriter(work, strict=True)
             await PdfTimeStamper(timestamper).async_timestamp_pdf(
@@ -312,84 +357,28 @@ def finish_remote_signature(
     """
     prepared = Path(prepared_pdf)
     state_file = Path(state) if state is not None else state_path_for(prepared)
-    loaded = load_state(state_file, secret)
     now = now or datetime.now(UTC)
-    if now > loaded.expires:
-        raise SigningError(
-            f"phiên ký {loaded.id} đã hết hạn lúc {loaded.expires.isoformat()}; hãy chuẩn bị lại"
-        )
-    marker = _finished_marker(state_file)
-    if marker.exists():
-        _claim(marker, loaded)  # raises the clear "already finished" error
-    if signature_format == "cms":
-        attributes_der, raw = from_client_cms(signature, loaded)
-    elif signature_format == "raw":
-        attributes_der, raw = loaded.to_be_signed, signature
-    else:
-        raise SigningError(f"định dạng chữ ký không hỗ trợ {signature_format!r}")
+    loaded = _unfinished_state(state_file, secret, now)
+    attributes_der, raw = _client_signature(signature, signature_format, loaded)
     mechanism, raw = check_raw_signature(loaded.certificate, attributes_der, raw)
-
     tsa_url = tsa_url or loaded.tsa_url
-    if loaded.level != "b-b" and not tsa_url:
-        raise SigningError(f"mức {loaded.level} cần địa chỉ dịch vụ cấp dấu thời gian (tsa_url)")
-    if loaded.level in ("b-lt", "b-lta") and not trust_roots:
-        raise SigningError(f"mức {loaded.level} cần chứng thư gốc tin cậy (trust roots)")
-    timestamper = None
-    if loaded.level != "b-b" and tsa_url:
-        tsa_url = service_url(tsa_url, development=is_development_mode())
-        timestamper = HTTPTimeStamper(tsa_url, timeout=TSA_TIMEOUT_SECONDS)
+    require_services(loaded.level, tsa_url, trust_roots, roots_for="")
+    tsa_url, timestamper = timestamp_service(loaded.level, tsa_url)
 
-    target = Path(output)
-    descriptor, temp_name = temp_beside(target)
+    target, marker = Path(output), _finished_marker(state_file)
     claimed = False
     try:
-        os.fchmod(descriptor, 0o644)
-        with os.fdopen(descriptor, "w+b") as work:
+        with atomic_output(target) as work:
             _read_prepared(prepared, work, loaded)
-            registry = SimpleCertificateStore()  # type: ignore[no-untyped-call]
-            registry.register_multiple(list(loaded.chain))
-            external = ExternalSigner(
-                loaded.certificate, registry, signature_value=raw, signature_mechanism=mechanism
-            )
-            attributes = cms.CMSAttributes.load(attributes_der)
-            try:
-                signature_cms = asyncio.run(
-                    external.async_sign_prescribed_attributes(
-                        "sha256", attributes, timestamper=timestamper
-                    )
-                )
-            except (TimestampRequestError, PyHankoSigningError) as error:
-                raise TrustServiceError(
-                    f"không lấy được dấu thời gian từ {tsa_url}: {_describe(error)}"
-                ) from None
-            start, end = loaded.reserved_region
-            if 2 * len(signature_cms.dump()) > end - start - 2:
-                raise SigningError("chữ ký gửi về lớn hơn chỗ đã dành trong văn bản")
+            cms_ = _signature_cms(loaded, attributes_der, raw, mechanism, timestamper, tsa_url)
             _claim(marker, loaded)
             claimed = True
-            try:
-                asyncio.run(_complete(work, loaded, signature_cms, timestamper, trust_roots))
-            except TimestampRequestError as error:
-                raise TrustServiceError(
-                    f"không kết nối được dịch vụ cấp dấu thời gian {tsa_url}: {_describe(error)}"
-                ) from None
-            except (PathError, ValidationError, PyHankoSigningError) as error:
-                raise SigningError(
-                    f"không thu thập được dữ liệu thu hồi cho chữ ký: {_describe(error)}"
-                ) from None
-            except (PdfError, ValueError, KeyError, TypeError) as error:
-                raise UnreadablePdfError(f"không ký được tệp PDF: {_describe(error)}") from None
-            work.flush()
-            os.fsync(work.fileno())
+            with signing_errors(SigningStep.LONG_TERM, tsa_url):
+                asyncio.run(_complete(work, loaded, cms_, timestamper, trust_roots))
             work.seek(0)
             digest = hashlib.sha256()
-            size = 0
-            while chunk := work.read(CHUNK_SIZE):
-                digest.update(chunk)
-                size += len(chunk)
-        os.replace(temp_name, target)
+            size = hash_rest(work, digest)
     except BaseException:
-        Path(temp_name).unlink(missing_ok=True)
         if claimed:
             marker.unlink(missing_ok=True)  # nothing was produced: the state may be finished again
         raise
@@ -397,7 +386,7 @@ def finish_remote_signature(
     marker.write_text(json.dumps(record))
     return SignResult(
         field_name=loaded.field_name,
-        level=loaded.level,  # type: ignore[arg-type]
+        level=loaded.level,
         digest_sha256=digest.hexdigest(),
         size=size,
     )

@@ -19,14 +19,14 @@ from signer.messages import TOO_DEEP
 from signer.trust import TrustSettings
 from signer.verification.deadline import call_with_time_limit
 from signer.verification.engine import (
-    EmbeddedRevinfo,
     Outcome,
+    VerificationContext,
     list_signatures,
     read_dss,
     validate_one,
 )
 from signer.verification.issue_fields import misplaced_issue_field
-from signer.verification.judgement import report_for
+from signer.verification.judgement import Judgement, judge
 from signer.verification.model import SignatureReport, SignerInfo, Verdict, VerificationReport
 from signer.verification.speedups import install as _install_speedups
 from signer.verification.structure import (
@@ -72,25 +72,24 @@ def verify_pdf(
         if not stream.seekable():
             stream = io.BytesIO(stream.read())
     try:
+        context = VerificationContext(
+            trust=trust,
+            offline=offline,
+            timeout=timeout,
+            now=now,
+            stream=stream,
+            size=stream_size(stream),
+        )
         return call_with_time_limit(
-            lambda: _verify_stream(name, stream, trust, offline, timeout, now),
-            timeout,
-            "kiểm tra chữ ký",
+            lambda: _verify_stream(name, context), timeout, "kiểm tra chữ ký"
         )
     finally:
         if owned:
             stream.close()
 
 
-def _verify_stream(
-    name: str,
-    stream: BinaryIO,
-    trust: TrustSettings,
-    offline: bool,
-    timeout: float | None,
-    now: datetime | None,
-) -> VerificationReport:
-    size = stream_size(stream)
+def _verify_stream(name: str, context: VerificationContext) -> VerificationReport:
+    stream, size = context.stream, context.size
     document_problems: list[str] = []
     try:
         reader = open_reader(stream)
@@ -101,21 +100,16 @@ def _verify_stream(
         if cut is None:
             raise
         stream.seek(0)
-        stream = io.BytesIO(stream.read(cut))
-        reader = open_reader(stream)
+        context = replace(context, stream=io.BytesIO(stream.read(cut)), size=cut)
+        reader = open_reader(context.stream)
         if not list_signatures(reader):
             raise
         document_problems.append(
             f"the {size - cut} bytes after offset {cut} are not a readable incremental update "
             "(broken cross-reference section)"
         )
-        size = cut
     try:
-        return _run(
-            _verify_reader(
-                name, reader, stream, size, trust, offline, timeout, now, document_problems
-            )
-        )
+        return _run(_verify_reader(name, reader, context, document_problems))
     except RecursionError:
         raise UnreadablePdfError(TOO_DEEP) from None
 
@@ -138,15 +132,7 @@ def _run(coroutine: Coroutine[Any, Any, T]) -> T:
 
 
 async def _verify_reader(
-    name: str,
-    reader: PdfFileReader,
-    stream: BinaryIO,
-    size: int,
-    trust: TrustSettings,
-    offline: bool,
-    timeout: float | None,
-    now: datetime | None,
-    document_problems: list[str],
+    name: str, reader: PdfFileReader, context: VerificationContext, document_problems: list[str]
 ) -> VerificationReport:
     hybrid = _hybrid_problem(reader)
     try:
@@ -160,52 +146,38 @@ async def _verify_reader(
             name, "failed", "The document carries no signature (no signature).", False, ()
         )
     try:
-        dss = read_dss(reader)
+        context = replace(context, dss=read_dss(reader))
     except Exception as error:
         document_problems.append(f"the document security store is malformed: {error}")
-        dss = EmbeddedRevinfo()
 
     outcomes = []
     for field_name, field in fields:
-        outcomes.append(
-            await validate_one(
-                reader,
-                field_name,
-                field,
-                stream=stream,
-                size=size,
-                trust=trust,
-                dss=dss,
-                offline=offline,
-                timeout=timeout,
-                now=now,
-            )
-        )
+        outcomes.append(await validate_one(reader, field_name, field, context))
     # Oldest first; malformed ones (no revision known) go last so they cannot pose as "the last".
     outcomes.sort(key=_revision_order)
-    outcomes = await check_revocations(
-        outcomes, trust=trust, dss=dss, offline=offline, timeout=timeout, now=now
-    )
-    reports = tuple(
-        report_for(o, last=i == len(outcomes) - 1, dss=dss, outcomes=outcomes, index=i)
-        for i, o in enumerate(outcomes)
-    )
+    outcomes = await check_revocations(outcomes, context)
+    judgements = tuple(judge(outcomes, index) for index in range(len(outcomes)))
     if document_problems:
         # Verified on a readable prefix: no signature covers the real file's end.
-        reports = tuple(
-            replace(r, coverage="entire_revision") if r.coverage == "entire_file" else r
-            for r in reports
-        )
+        judgements = tuple(_short_of_the_end(j) for j in judgements)
     if hybrid:
         document_problems.append(hybrid)
-    problem = tail_problem(reader, size)
+    problem = tail_problem(reader, context.size)
     if problem:
         document_problems.append(problem)
-    misplaced = misplaced_issue_field(reader, stream, size)
+    misplaced = misplaced_issue_field(reader, context.stream, context.size)
     if misplaced:
         document_problems.append(misplaced)
     document_problems.extend(revision_problems(reader, _last_signed_revision(outcomes)))
-    return _judge(name, reports, document_problems)
+    return _verdict(name, judgements, document_problems)
+
+
+def _short_of_the_end(judgement: Judgement) -> Judgement:
+    """A judgement made on a readable prefix: its signature covers no more than its revision."""
+    report = judgement.report
+    if report.coverage != "entire_file":
+        return judgement
+    return replace(judgement, report=replace(report, coverage="entire_revision"))
 
 
 def _hybrid_problem(reader: PdfFileReader) -> str | None:
@@ -232,17 +204,13 @@ def _revision_order(outcome: Outcome) -> tuple[bool, int]:
     return (embedded is None, int(embedded.signed_revision) if embedded is not None else 0)
 
 
-def _judge(
-    name: str, reports: tuple[SignatureReport, ...], document_problems: list[str]
+def _verdict(
+    name: str, judgements: tuple[Judgement, ...], document_problems: list[str]
 ) -> VerificationReport:
+    """The document's verdict, from the document's problems and each signature's judgement."""
+    reports = tuple(j.report for j in judgements)
     signatures = [r for r in reports if r.kind == "signature"]
-    modified = bool(document_problems) or any(
-        r.modifications not in ("none", "dss_and_timestamps", "form_filling")
-        or r.coverage == "partial"
-        or any("changed after" in p or "changes after" in p for p in r.problems)
-        for r in reports
-    )
-    failed = [r for r in reports if r.verdict == "failed"]
+    modified = bool(document_problems) or any(j.modified for j in judgements)
     if document_problems:
         return _report(name, "failed", _sentence(document_problems[0]), True, reports)
     if not signatures:
@@ -253,26 +221,13 @@ def _judge(
             modified,
             reports,
         )
+    failed = [j for j in judgements if j.report.verdict == "failed"]
     if failed:
-        first = failed[0]
-        what = "Document timestamp" if first.kind == "document_timestamp" else "Signature"
-        detail = first.problems[0] if first.problems else first.subindication
-        detail = detail.split(": ", 1)[0] if "changed after signing (" in detail else detail
-        return _report(
-            name, "failed", _one_line(f"{what} '{first.field}' failed: {detail}"), modified, reports
-        )
-    unsure = [r for r in reports if r.verdict == "indeterminate"]
+        return _report(name, "failed", _first_reason(failed[0], "failed"), modified, reports)
+    unsure = [j for j in judgements if j.report.verdict == "indeterminate"]
     if unsure:
-        first = unsure[0]
-        what = "Document timestamp" if first.kind == "document_timestamp" else "Signature"
-        detail = first.problems[0] if first.problems else first.subindication
-        return _report(
-            name,
-            "indeterminate",
-            _one_line(f"{what} '{first.field}' is indeterminate: {detail}"),
-            modified,
-            reports,
-        )
+        reason = _first_reason(unsure[0], "is indeterminate")
+        return _report(name, "indeterminate", reason, modified, reports)
     count = len(signatures)
     noun = "signature is" if count == 1 else f"{count} signatures are"
     return _report(
@@ -282,6 +237,13 @@ def _judge(
         False,
         reports,
     )
+
+
+def _first_reason(judgement: Judgement, verdict: str) -> str:
+    """The document's reason from one signature's: its kind, field, verdict and headline."""
+    report = judgement.report
+    what = "Document timestamp" if report.kind == "document_timestamp" else "Signature"
+    return _one_line(f"{what} '{report.field}' {verdict}: {judgement.headline}")
 
 
 def _sentence(problem: str) -> str:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, BinaryIO
@@ -135,6 +135,24 @@ def signed_revinfo(embedded: EmbeddedPdfSignature) -> tuple[list[Any], list[Any]
 
 
 @dataclass(frozen=True)
+class VerificationContext:
+    """What every step of one verification shares, in place of a long list of parameters.
+
+    `trust`, `offline`, `timeout` and `now` are the caller's (`verify_pdf`); `stream` and `size`
+    are the bytes verified (a readable prefix when a broken update follows it); `dss` is the
+    document security store's content, read once per document.
+    """
+
+    trust: TrustSettings
+    offline: bool
+    timeout: float | None
+    now: datetime | None
+    stream: BinaryIO
+    size: int
+    dss: EmbeddedRevinfo = EmbeddedRevinfo()
+
+
+@dataclass(frozen=True)
 class Outcome:
     """What validation established about one embedded signature, before wording it."""
 
@@ -156,17 +174,7 @@ def list_signatures(reader: PdfFileReader) -> list[tuple[str, generic.Dictionary
 
 
 async def validate_one(
-    reader: PdfFileReader,
-    name: str,
-    field: generic.DictionaryObject,
-    *,
-    stream: BinaryIO,
-    size: int,
-    trust: TrustSettings,
-    dss: EmbeddedRevinfo,
-    offline: bool,
-    timeout: float | None,
-    now: datetime | None,
+    reader: PdfFileReader, name: str, field: generic.DictionaryObject, context: VerificationContext
 ) -> Outcome:
     """Validate one filled signature field; malformed structures become outcomes, not errors."""
     try:
@@ -176,20 +184,21 @@ async def validate_one(
         if not isinstance(sig_object, generic.DictionaryObject):
             return Outcome(name, "signature", None, None, None, "/V is not a dictionary")
         kind = "document_timestamp" if sig_object.get("/Type") == "/DocTimeStamp" else "signature"
-        problem = byte_range_problem(sig_object, stream, size)
+        problem = byte_range_problem(sig_object, context.stream, context.size)
         if problem is not None:
             return Outcome(name, kind, None, None, None, problem)
         embedded = EmbeddedPdfSignature(reader, field, name)
     except Exception as error:  # a malformed signature is a verdict, never an exception
         return Outcome(name, "signature", None, None, None, f"malformed signature: {error}")
 
-    manager = trust_manager_for(trust)
+    manager = trust_manager_for(context.trust)
+    dss, now = context.dss, context.now
 
     # The signature's own certificates may complete its timestamp's chain (the TSA's CA), and
     # pyHanko checks the timestamp before it registers them: offer them up front.
     candidates = [*dss.certs, *embedded.other_embedded_certs]
 
-    def context(moment: datetime | None) -> ValidationContext:
+    def validation_context(moment: datetime | None) -> ValidationContext:
         return ValidationContext(
             trust_manager=manager,
             other_certs=candidates,
@@ -201,10 +210,12 @@ async def validate_one(
     try:
         if kind == "document_timestamp":
             ts_status: DocumentTimestampStatus = await async_validate_pdf_timestamp(
-                embedded, validation_context=context(now), diff_policy=STRICT_DIFF_POLICY
+                embedded,
+                validation_context=validation_context(now),
+                diff_policy=STRICT_DIFF_POLICY,
             )
             return Outcome(name, kind, embedded, ts_status, None)
-        status = await _validate_signature(embedded, context, now)
+        status = await _validate_signature(embedded, validation_context, now)
     except SignatureValidationError as error:
         indication = error.ades_subindication
         return Outcome(
@@ -235,8 +246,11 @@ def _signature_moment(status: PdfSignatureStatus) -> datetime | None:
 
 
 async def _validate_signature(
-    embedded: EmbeddedPdfSignature, context: Any, now: datetime | None
+    embedded: EmbeddedPdfSignature,
+    context: Callable[[datetime | None], ValidationContext],
+    now: datetime | None,
 ) -> PdfSignatureStatus:
+    """pyHanko's validation with `context(moment)` building a validation context for a time."""
     signer_context = context(now)
     # pyHanko consults the timestamp context only for the timestamp tokens it finds with
     # find_cms_attribute_iter; without any, building a second context (~0.5 ms) is wasted.
@@ -293,6 +307,7 @@ __all__ = [
     "AdESFailure",
     "EmbeddedRevinfo",
     "Outcome",
+    "VerificationContext",
     "later_doc_timestamp",
     "list_signatures",
     "modification_name",

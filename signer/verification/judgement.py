@@ -1,8 +1,10 @@
-"""Turning validation outcomes into signature reports and the document's verdict."""
+"""Turning validation outcomes into signature reports, and the findings the verdict reads."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Literal
 
 from asn1crypto import x509
 from cryptography.x509 import load_der_x509_certificate
@@ -15,7 +17,6 @@ from pyhanko.sign.validation.status import (
 
 from signer.verification.engine import (
     SIGNER_KEY_USAGE,
-    EmbeddedRevinfo,
     Outcome,
     later_doc_timestamp,
     modification_name,
@@ -139,92 +140,183 @@ def describe_changes(message: str) -> str:
     return ", ".join(parts) if parts else "objects that no signature permits to change"
 
 
-def _diff_problem(status: PdfSignatureStatus | DocumentTimestampStatus) -> str | None:
-    diff = status.diff_result
-    if isinstance(diff, SuspiciousModification):
-        detail = " ".join(str(diff).split())
-        if len(detail) > 300:
-            detail = detail[:297] + "..."
-        return f"the document was changed after signing ({describe_changes(str(diff))}): {detail}"
-    return None
+# The problems that say the document was changed after signing beyond what is permitted. The
+# judgement flags them (`Judgement.changed_after_signing`); their wording decides nothing.
+CHANGED_AFTER_SIGNING = "the document was changed after signing ({parts})"
+NOT_PERMITTED_CHANGES = "not permitted changes after signing ({modifications})"
+BEYOND_CERTIFICATION = "changes after signing exceed what the certification signature permits"
+UNCOVERED_CHANGES = "changes after the last signature are not covered by any signature"
+# What may follow a signature without the document counting as modified after signing.
+PERMITTED_MODIFICATIONS: tuple[Modifications, ...] = ("none", "dss_and_timestamps", "form_filling")
 
 
-def _pades_level(status: PdfSignatureStatus, outcomes: Sequence[Outcome], index: int) -> str:
-    if status.timestamp_validity is None:
-        return "B-B"
-    if not outcomes[index].embedded_revinfo:
-        return "B-T"
-    return "B-LTA" if later_doc_timestamp(outcomes, index) else "B-LT"
+@dataclass(frozen=True)
+class Judgement:
+    """One signature's report, and what the document's verdict reads from it besides.
 
+    `changed_after_signing`: the signature failed because of a change made after it (pyHanko's
+    difference analysis, a modification level beyond form filling, beyond its certification's
+    permission, or after the last signature and covered by none). `headline`: its first problem
+    as the document's reason quotes it (a difference-analysis problem without pyHanko's detail),
+    or its subindication when it has none.
+    """
 
-def report_for(
-    outcome: Outcome, *, last: bool, dss: EmbeddedRevinfo, outcomes: Sequence[Outcome], index: int
-) -> SignatureReport:
-    """The report for one signature or document timestamp."""
-    signer = None
-    if outcome.embedded is not None:
-        try:
-            signer = signer_info(outcome.embedded.signer_cert)
-        except Exception:  # no usable signer certificate: reported as a problem below
-            signer = None
-    status = outcome.status
-    if not isinstance(status, PdfSignatureStatus | DocumentTimestampStatus):
-        return SignatureReport(
-            field=outcome.field,
-            signer=signer,
-            signed_at=None,
-            timestamp=None,
-            integrity=False,
-            trusted=False,
-            revocation="not_checked",
-            coverage="partial",
-            modifications="other",
-            pades_level=None,
-            verdict="failed",
-            subindication=outcome.structural_subindication,
-            problems=(outcome.structural_problem or "the signature is malformed",),
-            kind="signature" if outcome.kind == "signature" else "document_timestamp",
+    report: SignatureReport
+    changed_after_signing: bool
+    headline: str
+
+    @property
+    def modified(self) -> bool:
+        """The document was changed after this signature beyond what the verifier permits."""
+        report = self.report
+        return (
+            self.changed_after_signing
+            or report.modifications not in PERMITTED_MODIFICATIONS
+            or report.coverage == "partial"
         )
 
-    problems: list[str] = []
-    failed = False
-    indeterminate = False
-    subindication = "TOTAL_PASSED"
 
-    def fail(sub: str, problem: str) -> None:
-        nonlocal failed, subindication
-        if not failed:
-            subindication = sub
-        failed = True
-        problems.append(problem)
+@dataclass
+class _Findings:
+    """Problems found so far on one signature, and the verdict and subindication they make."""
 
-    def unsure(sub: str, problem: str) -> None:
-        nonlocal indeterminate, subindication
-        if not failed and not indeterminate:
-            subindication = sub
-        indeterminate = True
-        problems.append(problem)
+    problems: list[str] = field(default_factory=list)
+    headline: str | None = None
+    failed: bool = False
+    indeterminate: bool = False
+    subindication: str = "TOTAL_PASSED"
+    changed_after_signing: bool = False
 
-    def judge_revocation(rev: RevocationOutcome, prefix: str = "") -> None:
+    def note(self, problem: str, headline: str | None = None) -> None:
+        """A problem that by itself changes no verdict."""
+        if self.headline is None:
+            self.headline = problem if headline is None else headline
+        self.problems.append(problem)
+
+    def fail(self, subindication: str, problem: str, *, headline: str | None = None) -> None:
+        if not self.failed:
+            self.subindication = subindication
+        self.failed = True
+        self.note(problem, headline)
+
+    def unsure(self, subindication: str, problem: str) -> None:
+        if not self.failed and not self.indeterminate:
+            self.subindication = subindication
+        self.indeterminate = True
+        self.note(problem)
+
+    def changed(self, problem: str, *, headline: str | None = None) -> None:
+        """A change after signing that nothing permits."""
+        self.changed_after_signing = True
+        self.fail("SIG_CONSTRAINTS_FAILURE", problem, headline=headline)
+
+    def revocation(self, rev: RevocationOutcome, prefix: str = "") -> None:
         """Revoked: failed, or indeterminate without proof of time; unknown: indeterminate."""
         if rev.status == "revoked":
             problem = prefix + (rev.problem or "the certificate is revoked")
             if rev.no_poe:
-                unsure("REVOKED_NO_POE", problem)
+                self.unsure("REVOKED_NO_POE", problem)
             else:
-                fail("REVOKED", problem)
+                self.fail("REVOKED", problem)
         elif rev.status == "unknown":
-            unsure(
+            self.unsure(
                 "TRY_LATER", prefix + (rev.problem or "revocation status could not be established")
             )
         elif rev.problem and rev.status == "not_checked":
-            problems.append(prefix + rev.problem)
+            self.note(prefix + rev.problem)
 
-    integrity = bool(status.intact and status.valid)
+    @property
+    def verdict(self) -> Verdict:
+        return "failed" if self.failed else "indeterminate" if self.indeterminate else "passed"
+
+
+@dataclass(frozen=True)
+class _Times:
+    """What a signature or document timestamp says of its time and its certificate's status."""
+
+    signed_at: str | None = None
+    timestamp: str | None = None
+    revocation: Revocation = "not_checked"
+    pades_level: str | None = None
+
+
+def judge(outcomes: Sequence[Outcome], index: int) -> Judgement:
+    """The judgement on the signature or document timestamp `outcomes[index]` (oldest first)."""
+    outcome = outcomes[index]
+    signer = _signer(outcome)
+    status = outcome.status
+    if not isinstance(status, PdfSignatureStatus | DocumentTimestampStatus):
+        return _malformed(outcome, signer)
+    findings = _Findings()
+    integrity, trusted = _judge_integrity_and_trust(status, findings)
+    coverage, modifications = _judge_changes(status, findings, last=index == len(outcomes) - 1)
+    if isinstance(status, PdfSignatureStatus):
+        times = _judge_signature(outcome, status, findings, outcomes, index)
+    else:
+        times = _judge_document_timestamp(outcome, status, findings)
+    report = SignatureReport(
+        field=outcome.field,
+        signer=signer,
+        signed_at=times.signed_at,
+        timestamp=times.timestamp,
+        integrity=integrity,
+        trusted=trusted,
+        revocation=times.revocation,
+        coverage=coverage,
+        modifications=modifications,
+        pades_level=times.pades_level,
+        verdict=findings.verdict,
+        subindication=findings.subindication,
+        problems=tuple(findings.problems),
+        kind=_kind(outcome),
+    )
+    headline = findings.headline if findings.headline is not None else findings.subindication
+    return Judgement(report, findings.changed_after_signing, headline)
+
+
+def _kind(outcome: Outcome) -> Literal["signature", "document_timestamp"]:
+    return "signature" if outcome.kind == "signature" else "document_timestamp"
+
+
+def _signer(outcome: Outcome) -> SignerInfo | None:
+    if outcome.embedded is None:
+        return None
+    try:
+        return signer_info(outcome.embedded.signer_cert)
+    except Exception:  # no usable signer certificate: reported as a problem
+        return None
+
+
+def _malformed(outcome: Outcome, signer: SignerInfo | None) -> Judgement:
+    """A signature pyHanko could not validate at all: failed, with the structural problem."""
+    problem = outcome.structural_problem or "the signature is malformed"
+    report = SignatureReport(
+        field=outcome.field,
+        signer=signer,
+        signed_at=None,
+        timestamp=None,
+        integrity=False,
+        trusted=False,
+        revocation="not_checked",
+        coverage="partial",
+        modifications="other",
+        pades_level=None,
+        verdict="failed",
+        subindication=outcome.structural_subindication,
+        problems=(problem,),
+        kind=_kind(outcome),
+    )
+    return Judgement(report, changed_after_signing=False, headline=problem)
+
+
+def _judge_integrity_and_trust(
+    status: PdfSignatureStatus | DocumentTimestampStatus, findings: _Findings
+) -> tuple[bool, bool]:
+    """Integrity, the cryptographic signature and the signer's chain: (integrity, trusted)."""
     if not status.intact:
-        fail("HASH_FAILURE", "the signed bytes were changed (digest mismatch)")
+        findings.fail("HASH_FAILURE", "the signed bytes were changed (digest mismatch)")
     elif not status.valid:
-        fail("SIG_CRYPTO_FAILURE", "the cryptographic signature is invalid")
+        findings.fail("SIG_CRYPTO_FAILURE", "the cryptographic signature is invalid")
     elif status.trust_problem_indic is not None:
         name = str(getattr(status.trust_problem_indic, "name", status.trust_problem_indic))
         sub, text = _TRUST_PROBLEMS.get(
@@ -235,78 +327,91 @@ def report_for(
             text = (
                 "the signer's certificate is self-signed or otherwise not chained to a trusted root"
             )
-        fail(sub, text)
+        findings.fail(sub, text)
     elif status.validation_path is None:
-        fail("NO_CERTIFICATE_CHAIN_FOUND", "no path to a trusted root was found")
-    trusted = bool(status.trusted) and not failed
+        findings.fail("NO_CERTIFICATE_CHAIN_FOUND", "no path to a trusted root was found")
+    integrity = bool(status.intact and status.valid)
+    return integrity, bool(status.trusted) and not findings.failed
 
+
+def _judge_changes(
+    status: PdfSignatureStatus | DocumentTimestampStatus, findings: _Findings, *, last: bool
+) -> tuple[Coverage, Modifications]:
+    """What the signature covers and what changed after it: (coverage, modifications)."""
     coverage = _coverage(status.coverage)
     level = status.modification_level
-    modifications: Modifications = modification_name(level)
+    modifications = modification_name(level)
     if coverage == "partial":
-        fail("FORMAT_FAILURE", "the signature does not cover a whole revision of the file")
-    diff_problem = _diff_problem(status)
-    if diff_problem:
-        fail("SIG_CONSTRAINTS_FAILURE", diff_problem)
+        findings.fail("FORMAT_FAILURE", "the signature does not cover a whole revision of the file")
+    diff = status.diff_result
+    if isinstance(diff, SuspiciousModification):
+        headline = CHANGED_AFTER_SIGNING.format(parts=describe_changes(str(diff)))
+        findings.changed(f"{headline}: {_diff_detail(diff)}", headline=headline)
     elif level is None or level > ModificationLevel.FORM_FILLING:
-        fail("SIG_CONSTRAINTS_FAILURE", f"not permitted changes after signing ({modifications})")
+        findings.changed(NOT_PERMITTED_CHANGES.format(modifications=modifications))
     elif isinstance(status, PdfSignatureStatus) and status.docmdp_ok is False:
-        fail(
-            "SIG_CONSTRAINTS_FAILURE",
-            "changes after signing exceed what the certification signature permits",
-        )
+        findings.changed(BEYOND_CERTIFICATION)
     elif last and level > ModificationLevel.LTA_UPDATES:
-        fail(
-            "SIG_CONSTRAINTS_FAILURE",
-            "changes after the last signature are not covered by any signature",
-        )
+        findings.changed(UNCOVERED_CHANGES)
+    return coverage, modifications
 
-    revocation: Revocation = "not_checked"
-    timestamp = None
+
+def _diff_detail(diff: SuspiciousModification) -> str:
+    """pyHanko's account of a suspicious change, on one line and at most 300 characters."""
+    detail = " ".join(str(diff).split())
+    return detail[:297] + "..." if len(detail) > 300 else detail
+
+
+def _judge_signature(
+    outcome: Outcome,
+    status: PdfSignatureStatus,
+    findings: _Findings,
+    outcomes: Sequence[Outcome],
+    index: int,
+) -> _Times:
+    """A signature's timestamp, seed values, PAdES level, and its signer's and TSA's status."""
     signed_at = None
-    pades_level = None
-    if isinstance(status, PdfSignatureStatus):
-        if status.signer_reported_dt is not None:
-            signed_at = status.signer_reported_dt.isoformat()
-        tst = status.timestamp_validity
-        if tst is not None:
-            timestamp = tst.timestamp.isoformat()
-            if not (tst.intact and tst.valid and tst.trusted):
-                fail("SIG_CONSTRAINTS_FAILURE", "the signature timestamp is not valid or trusted")
-        if status.has_seed_values and not status.seed_value_ok:
-            fail("SIG_CONSTRAINTS_FAILURE", "the signature violates its field's seed values")
-        pades_level = _pades_level(status, outcomes, index)
-        rev = outcome.revocation
-        if rev is not None:
-            revocation = rev.status
-            judge_revocation(rev)
-        elif status.revoked:
-            revocation = "revoked"
-        if outcome.timestamp_revocation is not None:
-            judge_revocation(outcome.timestamp_revocation, "signature timestamp: ")
-    else:
-        timestamp = status.timestamp.isoformat()
-        if outcome.revocation is not None:  # the TSA's certificate
-            revocation = outcome.revocation.status
-            judge_revocation(outcome.revocation)
-
-    verdict: Verdict = "failed" if failed else "indeterminate" if indeterminate else "passed"
-    return SignatureReport(
-        field=outcome.field,
-        signer=signer,
-        signed_at=signed_at,
-        timestamp=timestamp,
-        integrity=integrity,
-        trusted=trusted,
-        revocation=revocation,
-        coverage=coverage,
-        modifications=modifications,
-        pades_level=pades_level,
-        verdict=verdict,
-        subindication=subindication,
-        problems=tuple(problems),
-        kind="signature" if outcome.kind == "signature" else "document_timestamp",
-    )
+    if status.signer_reported_dt is not None:
+        signed_at = status.signer_reported_dt.isoformat()
+    timestamp = None
+    tst = status.timestamp_validity
+    if tst is not None:
+        timestamp = tst.timestamp.isoformat()
+        if not (tst.intact and tst.valid and tst.trusted):
+            findings.fail(
+                "SIG_CONSTRAINTS_FAILURE", "the signature timestamp is not valid or trusted"
+            )
+    if status.has_seed_values and not status.seed_value_ok:
+        findings.fail("SIG_CONSTRAINTS_FAILURE", "the signature violates its field's seed values")
+    pades_level = _pades_level(status, outcomes, index)
+    revocation: Revocation = "not_checked"
+    if outcome.revocation is not None:
+        revocation = outcome.revocation.status
+        findings.revocation(outcome.revocation)
+    elif status.revoked:
+        revocation = "revoked"
+    if outcome.timestamp_revocation is not None:
+        findings.revocation(outcome.timestamp_revocation, "signature timestamp: ")
+    return _Times(signed_at, timestamp, revocation, pades_level)
 
 
-__all__ = ["DiffResult", "report_for", "signer_info"]
+def _judge_document_timestamp(
+    outcome: Outcome, status: DocumentTimestampStatus, findings: _Findings
+) -> _Times:
+    """A document timestamp's time and its TSA's status."""
+    revocation: Revocation = "not_checked"
+    if outcome.revocation is not None:  # the TSA's certificate
+        revocation = outcome.revocation.status
+        findings.revocation(outcome.revocation)
+    return _Times(timestamp=status.timestamp.isoformat(), revocation=revocation)
+
+
+def _pades_level(status: PdfSignatureStatus, outcomes: Sequence[Outcome], index: int) -> str:
+    if status.timestamp_validity is None:
+        return "B-B"
+    if not outcomes[index].embedded_revinfo:
+        return "B-T"
+    return "B-LTA" if later_doc_timestamp(outcomes, index) else "B-LT"
+
+
+__all__ = ["DiffResult", "Judgement", "judge", "signer_info"]

@@ -32,8 +32,12 @@ from pyhanko.sign.validation.status import (
 )
 from pyhanko_certvalidator.registry import SimpleTrustManager
 
-from signer.trust import TrustSettings
-from signer.verification.engine import EmbeddedRevinfo, Outcome, signed_revinfo, trust_manager_for
+from signer.verification.engine import (
+    Outcome,
+    VerificationContext,
+    signed_revinfo,
+    trust_manager_for,
+)
 from signer.verification.revocation import SIGNER, TSA, RevocationOutcome, check_revocation
 
 # Statuses that let a timestamp prove a time. `not_checked` (offline, nothing embedded) does not
@@ -92,16 +96,10 @@ def judged_in_time(
 
 
 async def check_revocations(
-    outcomes: Sequence[Outcome],
-    *,
-    trust: TrustSettings,
-    dss: EmbeddedRevinfo,
-    offline: bool,
-    timeout: float | None,
-    now: datetime | None,
+    outcomes: Sequence[Outcome], context: VerificationContext
 ) -> list[Outcome]:
     """The outcomes (oldest first) with the revocation status of every signer and TSA."""
-    checker = _Checker(trust_manager_for(trust), trust, dss, offline, timeout, now)
+    checker = _Checker(trust_manager_for(context.trust), context)
     result = list(outcomes)
     proven: datetime | None = None  # the earliest time a trusted later timestamp proves
     for index in range(len(result) - 1, -1, -1):
@@ -139,11 +137,7 @@ async def check_revocations(
 @dataclass(frozen=True)
 class _Checker:
     manager: SimpleTrustManager
-    trust: TrustSettings
-    dss: EmbeddedRevinfo
-    offline: bool
-    timeout: float | None
-    now: datetime | None
+    context: VerificationContext
 
     async def tsa(
         self, outcome: Outcome, status: TimestampSignatureStatus, proven: datetime | None
@@ -160,9 +154,9 @@ class _Checker:
     ) -> RevocationOutcome:
         """Embedded data (DSS, signed attributes) first, then online unless offline."""
         assert status.validation_path is not None
-        embedded = outcome.embedded
-        other_certs = list(self.dss.certs)
-        crls, ocsps = list(self.dss.crls), list(self.dss.ocsps)
+        embedded, context = outcome.embedded, self.context
+        other_certs = list(context.dss.certs)
+        crls, ocsps = list(context.dss.crls), list(context.dss.ocsps)
         if embedded is not None:
             other_certs.extend(embedded.other_embedded_certs)
             signed_crls, signed_ocsps = signed_revinfo(embedded)
@@ -174,9 +168,9 @@ class _Checker:
             other_certs=other_certs,
             crls=crls,
             ocsps=ocsps,
-            offline=self.offline,
-            moment=proven or self.now,
-            timeout=self.timeout,
-            development=self.trust.development,
+            offline=context.offline,
+            moment=proven or context.now,
+            timeout=context.timeout,
+            development=context.trust.development,
             subject=subject,
         )

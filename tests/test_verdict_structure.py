@@ -466,8 +466,10 @@ def test_rewording_the_problems_moves_no_verdict(
     for signature, before in zip(report.signatures, plain.signatures, strict=True):
         assert signature.verdict == before.verdict, report.to_dict()
         assert signature.subindication == before.subindication, report.to_dict()
-        assert len(signature.problems) == len(before.problems), report.to_dict()
-        assert all(not p or p != _reworded(p) for p in signature.problems)
+        # The reworded problems are the same ones (pyHanko's detail may differ run to run).
+        assert [_reworded(p)[:30] for p in signature.problems] == [
+            p[:30] for p in before.problems
+        ], report.to_dict()
 
 
 @pytest.mark.parametrize(

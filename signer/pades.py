@@ -55,6 +55,7 @@ from signer.vietnam_time import VIETNAM_TIME
 __all__ = [
     "CHUNK_SIZE",
     "DEFAULT_OPTIONS",
+    "TSA_TIMEOUT_SECONDS",
     "DocMdp",
     "Level",
     "LevelName",
@@ -64,8 +65,10 @@ __all__ = [
     "check_options",
     "copy_hashing",
     "embed_validation_info",
+    "existing_field_names",
     "free_field_name",
     "hash_rest",
+    "max_signature_size",
     "open_writer",
     "opened_source",
     "require_services",

@@ -93,8 +93,8 @@ def index() -> str:
     dev_users: list[Any] = []
     dev_password = ""
     if settings.development:
-        from exchange.dev_dataset import DEV_PASSWORD
-        from exchange.dev_dataset import dev_users as all_dev_users
+        from exchange.dev_data import DEV_PASSWORD
+        from exchange.dev_data import dev_users as all_dev_users
 
         dev_users, dev_password = list(all_dev_users()), DEV_PASSWORD
     return render_template(

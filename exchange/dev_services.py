@@ -1,27 +1,36 @@
-"""The development trust services (TSA, OCSP, CRL), as the command line finds or starts them.
+"""The development trust services (TSA, OCSP, CRL): their WSGI app, found or started when needed.
 
-DEVELOPMENT ONLY. They answer at the built-in address the development certificates name,
-http://127.0.0.1:8790, or wherever CONGVAN_DEV_SERVICES_URL says (signer/devpki.py); in
-development every request congvan makes to the built-in address follows that variable
-(signer/fetching.py). `congvan serve` and `congvan demo` start them in-process when nothing
-answers, on the built-in port, or on a free one when something else holds it (and then set the
-variable for their own process). `congvan sign` and `congvan issue` only use them, and say how to
-start them when they do not answer.
+DEVELOPMENT ONLY. `make_dev_services_app` serves the development PKI in certs/dev
+(signer/devpki.py) with certomancer: its TSA, OCSP responder, CRLs and certificates. They answer
+at the built-in address the development certificates name, http://127.0.0.1:8790, or wherever
+CONGVAN_DEV_SERVICES_URL says (signer/devpki.py); in development every request congvan makes to
+the built-in address follows that variable (signer/fetching.py). `congvan dev-pki serve` runs
+them on their own; `congvan serve` and `congvan demo` start them in-process when nothing answers,
+on the built-in port, or on a free one when something else holds it (and then set the variable
+for their own process). `congvan sign` and `congvan issue` only use them, and say how to start
+them when they do not answer.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import socket
 import threading
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
+from datetime import datetime
+from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 from signer.devpki import (
+    DEV_ARCH,
+    DEV_CONFIG_FILE,
     DEV_HOST,
+    DEV_PKI_DIR,
     DEV_PORT,
     DEV_SERVICES_ENV,
     DEV_SERVICES_URL,
@@ -33,6 +42,14 @@ from signer.devpki import (
 from signer.errors import TrustServiceError
 
 log = logging.getLogger("congvan.dev_services")
+
+WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
+HEALTH_PATH = "/healthz"
+SIGNING_LABELS = ("vn-dev-root", "vn-dev-ca", "tsa", "ocsp")
+
+
+class DevPkiError(Exception):
+    """The development PKI on disk cannot be served (or regenerated) as it is."""
 
 
 class DevServicesUnavailableError(TrustServiceError):
@@ -71,6 +88,82 @@ def require_dev_services(tsa_url: str | None, level: str) -> None:
         raise DevServicesUnavailableError(unavailable_message(dev_services_url()))
 
 
+def _load_architecture(pki_dir: Path) -> Any:
+    import yaml  # type: ignore[import-untyped]
+    from certomancer.config_utils import ConfigurationError
+    from certomancer.registry import ArchLabel, CertLabel, CertomancerConfig, KeyLabel
+
+    config_path = pki_dir / DEV_CONFIG_FILE
+    try:
+        raw = yaml.safe_load(config_path.read_text(encoding="utf-8"))
+        # Serve the committed certificates themselves rather than re-issuing them: what the
+        # services say is then exactly what signers embed, and start-up costs no signing.
+        for label, spec in raw["pki-architectures"][DEV_ARCH]["certs"].items():
+            spec["certificate-file"] = f"certs/{label}.cert.pem"
+        # Lazy keys: loading an RSA key costs ~50 ms and the services use only a few of them.
+        config = CertomancerConfig(
+            raw, key_search_dir=str(pki_dir), config_search_dir=str(pki_dir), lazy_load_keys=True
+        )
+        arch = config.get_pki_arch(ArchLabel(DEV_ARCH))
+        # The keys that sign answers must belong to the committed certificates, or every
+        # OCSP, CRL and timestamp signature would fail to verify.
+        for label in SIGNING_LABELS:
+            certified = arch.get_cert(CertLabel(label)).public_key.dump()
+            if arch.key_set.get_public_key(KeyLabel(label)).dump() != certified:
+                raise DevPkiError(
+                    f"khóa keys/{label}.key.pem không khớp chứng thư certs/{label}.cert.pem "
+                    f"trong {pki_dir}; hãy chạy `congvan dev-pki generate`"
+                )
+    except (OSError, KeyError, TypeError, ConfigurationError) as error:
+        raise DevPkiError(
+            f"không nạp được PKI phát triển từ {pki_dir}: {error}; "
+            "hãy chạy `congvan dev-pki generate`"
+        ) from error
+    return arch
+
+
+def _with_health(app: WSGIApp) -> WSGIApp:
+    body = json.dumps({"status": "ok", "service": "dev-pki", "arch": DEV_ARCH}).encode()
+
+    def wrapped(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        if environ.get("PATH_INFO") == HEALTH_PATH:
+            start_response(
+                "200 OK",
+                [("Content-Type", "application/json"), ("Content-Length", str(len(body)))],
+            )
+            return [body]
+        return app(environ, start_response)
+
+    return wrapped
+
+
+def make_dev_services_app(pki_dir: Path | None = None) -> WSGIApp:
+    """The development trust services as one WSGI app: TSA, OCSP, CRLs and certificates.
+
+    They serve the congvan-dev architecture of the development PKI in `pki_dir` (default:
+    certs/dev), plus `/healthz`.
+    """
+    from certomancer.integrations.animator import Animator, AnimatorArchStore
+    from certomancer.registry import ArchLabel
+
+    class WholeSecondAnimator(Animator):
+        """Certomancer's animator, with times in whole seconds."""
+
+        def at_time(self, request: Any) -> datetime:
+            # Fractional seconds in OCSP producedAt make strict parsers (cryptography) reject it.
+            moment: datetime = super().at_time(request)  # type: ignore[no-untyped-call]
+            return moment.replace(microsecond=0)
+
+    arch = _load_architecture(pki_dir or DEV_PKI_DIR)
+    # No web UI: it would hand out PKCS#12 files. No fake-time header: times are real.
+    animator = WholeSecondAnimator(
+        AnimatorArchStore({ArchLabel(DEV_ARCH): arch}),
+        with_web_ui=False,
+        allow_time_override=False,
+    )
+    return _with_health(animator)
+
+
 def _bind(host: str, port: int) -> socket.socket:
     family = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0][0]
     return socket.create_server((host, port), family=family, backlog=128)
@@ -105,9 +198,7 @@ def running_dev_services() -> Iterator[str]:
         return
     from werkzeug.serving import make_server
 
-    from exchange.devpki import make_dev_pki_wsgi_app
-
-    app = make_dev_pki_wsgi_app()
+    app = make_dev_services_app()
     sock = _listening_socket()
     host, port = sock.getsockname()[:2]
     shown = f"[{host}]" if ":" in host else host

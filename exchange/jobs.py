@@ -387,6 +387,41 @@ class Worker:
 # --- for operators ---
 
 
+def start_in_process_worker(
+    session_factory: sessionmaker[Session],
+    handlers: Mapping[str, Handler],
+    *,
+    worker_id: str | None = None,
+    lease_seconds: float = 300.0,
+    backoff_seconds: float = 5.0,
+    idle_sleep: float = 0.5,
+    clock: Callable[[], datetime] = utcnow,
+) -> tuple[threading.Thread, threading.Event]:
+    """Start one worker thread; set the event and join the thread to stop it after its job.
+
+    `congvan serve` runs one such thread, enough for the embedded SQLite default; production
+    runs `congvan worker` processes instead.
+    """
+    worker = Worker(
+        session_factory,
+        handlers,
+        worker_id=worker_id,
+        lease_seconds=lease_seconds,
+        backoff_seconds=backoff_seconds,
+        clock=clock,
+    )
+    stop = threading.Event()
+    thread = threading.Thread(
+        target=worker.run,
+        args=(stop,),
+        kwargs={"idle_sleep": idle_sleep},
+        name=f"congvan-worker {worker.worker_id}",
+        daemon=True,
+    )
+    thread.start()
+    return thread, stop
+
+
 def job_counts(session: Session) -> dict[JobState, int]:
     """How many jobs are in each state (every state present, zero included)."""
     counts = dict.fromkeys(JobState, 0)

@@ -46,7 +46,7 @@ class World:
 
     def run_jobs(self) -> int:
         """Run every due job to the end, as the worker would; the number of jobs run."""
-        from exchange.handlers import job_handlers
+        from exchange.job_handlers import job_handlers
 
         worker = Worker(self.session_factory, job_handlers(self.runtime), worker_id="test")
         count = 0

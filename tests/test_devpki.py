@@ -28,7 +28,8 @@ from cryptography.hazmat.primitives.serialization import pkcs12
 from cryptography.x509 import ocsp
 from cryptography.x509.oid import AuthorityInformationAccessOID, ExtendedKeyUsageOID, NameOID
 
-from exchange.devpki import DevPkiError, devpki, load_generator, make_dev_pki_wsgi_app
+from exchange.cli.dev import dev_pki_group, load_generator
+from exchange.dev_services import DevPkiError, make_dev_services_app
 from signer.devpki import (
     DEV_CRL_URL,
     DEV_OCSP_URL,
@@ -229,7 +230,7 @@ def test_subjects_carry_agency_identifier_and_vietnamese_names() -> None:
 
 def test_regenerating_with_the_same_keys_gives_identical_certificates(tmp_path: Path) -> None:
     shutil.copytree(DEV_PKI_DIR / "keys", tmp_path / "keys")
-    result = CliRunner().invoke(devpki, ["generate", "--out", str(tmp_path)])
+    result = CliRunner().invoke(dev_pki_group, ["generate", "--out", str(tmp_path)])
     assert result.exit_code == 0, result.output
     for label in LABELS:
         assert (tmp_path / "certs" / f"{label}.cert.pem").read_bytes() == (
@@ -246,13 +247,13 @@ def test_services_refuse_keys_that_do_not_match_the_committed_certificates(
     for name in ("keys", "certs"):
         shutil.copytree(DEV_PKI_DIR / name, tmp_path / name)
     shutil.copy(DEV_PKI_DIR / "certomancer.yml", tmp_path)
-    make_dev_pki_wsgi_app(tmp_path)
+    make_dev_services_app(tmp_path)
     shutil.copy(tmp_path / "keys" / "rogue-root.key.pem", tmp_path / "keys" / "vn-dev-ca.key.pem")
     with pytest.raises(DevPkiError, match="vn-dev-ca"):
-        make_dev_pki_wsgi_app(tmp_path)
+        make_dev_services_app(tmp_path)
     (tmp_path / "certs" / "agency-tpd.cert.pem").unlink()
     with pytest.raises(DevPkiError, match="dev-pki generate"):
-        make_dev_pki_wsgi_app(tmp_path)
+        make_dev_services_app(tmp_path)
 
 
 # ---------------------------------------------------------------- services over HTTP

@@ -243,7 +243,7 @@ def test_directory_changes_are_audited(session: Any, make_agency: Any) -> None:
 
 
 def test_dev_data_loads_twice_without_duplicates(session: Any, runtime: Any) -> None:
-    from exchange.dev_dataset import load_dev_data
+    from exchange.dev_data import load_dev_data
 
     first = load_dev_data(session, runtime)
     assert (first.agencies, first.certificates, first.groups) == (10, 10, 3)
@@ -270,7 +270,7 @@ def test_dev_data_loads_twice_without_duplicates(session: Any, runtime: Any) -> 
 
 
 def test_dev_data_matches_the_dev_certificates(session: Any, runtime: Any) -> None:
-    from exchange.dev_dataset import load_dev_data
+    from exchange.dev_data import load_dev_data
     from exchange.services.users import authenticate
     from signer.credentials import load_credential
     from signer.devpki import DEV_PASSPHRASE
@@ -292,7 +292,7 @@ def test_dev_data_matches_the_dev_certificates(session: Any, runtime: Any) -> No
 
 
 def test_dev_data_refused_outside_development(session: Any, runtime: Any) -> None:
-    from exchange.dev_dataset import load_dev_data
+    from exchange.dev_data import load_dev_data
     from exchange.errors import ConfigurationError
     from exchange.runtime import Runtime
 

@@ -24,7 +24,7 @@ from typing import Any
 
 import pytest
 
-from exchange.dev_dataset import DEV_PASSWORD
+from exchange.dev_data import DEV_PASSWORD
 from tests.attacks import replace_page_content
 
 COMMUNES = [

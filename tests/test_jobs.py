@@ -24,9 +24,9 @@ from exchange.jobs import (
     failed_jobs,
     job_counts,
     retry_job,
+    start_in_process_worker,
 )
 from exchange.models import Agency, Job
-from exchange.worker import start_in_process_worker
 
 T0 = datetime(2025, 3, 3, 8, 0, tzinfo=UTC)
 

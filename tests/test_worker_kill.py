@@ -21,6 +21,7 @@ from click.testing import CliRunner
 from sqlalchemy import create_engine, func, select
 from sqlalchemy.engine import Engine
 
+from exchange.cli.operations import jobs_group
 from exchange.enums import DeliveryStatus, DocumentState, JobState
 from exchange.jobs import enqueue
 from exchange.models import (
@@ -35,7 +36,6 @@ from exchange.models import (
     VerificationRecord,
 )
 from exchange.storage import LocalFileStore
-from exchange.worker import jobs_group
 from signer.credentials import load_credential
 from signer.devpki import DEV_PASSPHRASE, dev_p12_path
 from signer.signing import SignOptions, sign_pdf

@@ -1,8 +1,9 @@
-"""The development data set (DEVELOPMENT ONLY): the district of Tân Phú Đông and its agencies.
+"""The development data set (DEVELOPMENT ONLY): Tân Phú Đông's agencies, groups and accounts.
 
-Names, codes and titles match the development certificates in certs/dev (certomancer.yml), so a
-document signed with `agency-tanthoi.p12` comes from the agency the directory calls DEV.TPD.X01.
-Every user's password is `congvan-dev` (documented in the README). Loading twice changes nothing.
+What `congvan dev-data load` and `congvan serve` (in development) load. Names, codes and titles
+match the development certificates in certs/dev (certomancer.yml), so a document signed with
+`agency-tanthoi.p12` comes from the agency the directory calls DEV.TPD.X01. Every user's
+password is `congvan-dev` (documented in the README). Loading twice changes nothing.
 """
 
 from __future__ import annotations

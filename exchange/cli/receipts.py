@@ -11,14 +11,8 @@ from typing import Any
 
 import click
 
-from exchange.cli_errors import (
-    EXIT_FAILED,
-    EXIT_OK,
-    EXIT_UNREADABLE,
-    fail,
-    friendly_errors,
-    trust_option,
-)
+from exchange.cli.errors import EXIT_FAILED, EXIT_OK, EXIT_UNREADABLE, fail, handle_errors
+from exchange.cli.options import ANY_PATH, FILE, json_option, trust_option
 from signer.receipts import (
     ReceiptContent,
     ReceiptError,
@@ -123,18 +117,18 @@ def receipt_group() -> None:
 
 
 @receipt_group.command("verify")
-@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
-@trust_option
+@click.argument("files", nargs=-1, required=True, type=ANY_PATH)
+@trust_option()
 @click.option(
     "--document",
-    type=click.Path(dir_okay=False, path_type=Path),
+    type=FILE,
     help="Tệp văn bản (PDF) mà biên nhận phải nói tới: so khớp mã băm SHA-256.",
 )
 @click.option(
     "--online", is_flag=True, help="Hỏi CRL/OCSP về tình trạng thu hồi chứng thư của người ký."
 )
-@click.option("--json", "as_json", is_flag=True, help="In báo cáo JSON (mỗi tệp một dòng).")
-@friendly_errors
+@json_option("In báo cáo JSON (mỗi tệp một dòng).")
+@handle_errors
 def verify_receipt_command(
     files: Sequence[Path],
     trust_paths: Sequence[Path],
@@ -178,9 +172,9 @@ def verify_receipt_command(
 
 
 @receipt_group.command("show")
-@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--json", "as_json", is_flag=True, help="In nội dung dạng JSON.")
-@friendly_errors
+@click.argument("file", type=FILE)
+@json_option("In nội dung dạng JSON.")
+@handle_errors
 def show_receipt_command(file: Path, as_json: bool) -> None:
     """In nội dung một biên nhận mà không kiểm tra chữ ký (dùng `receipt verify` để kiểm tra)."""
     try:
@@ -194,3 +188,6 @@ def show_receipt_command(file: Path, as_json: bool) -> None:
         return
     click.echo(f"Biên nhận: {file} (CHƯA KIỂM TRA CHỮ KÝ)")
     click.echo("\n".join(render_content(content)))
+
+
+COMMANDS = (receipt_group,)

@@ -14,30 +14,37 @@ from typing import Any
 
 import click
 
-from exchange.cli_errors import fail, friendly_errors
+from exchange.cli.documents import build_options
+from exchange.cli.errors import fail, handle_errors
+from exchange.cli.options import (
+    FILE,
+    certify_options,
+    output_option,
+    signature_options,
+    trust_option,
+)
 from exchange.config import remote_secret_from_env
-from exchange.signing_cli import build_options, certify_options, signature_options
 
 
 @click.group("remote")
-def remote() -> None:
+def remote_group() -> None:
     """Ký số bằng thiết bị (USB token) trên máy của người ký: chuẩn bị rồi hoàn tất."""
 
 
-@remote.command("prepare")
-@click.argument("source", type=click.Path(dir_okay=False, path_type=Path))
+@remote_group.command("prepare")
+@click.argument("source", type=FILE)
 @click.option(
     "--cert",
     "cert_path",
     required=True,
-    type=click.Path(dir_okay=False, path_type=Path),
+    type=FILE,
     help="Chứng thư số của người ký (PEM/DER); các chứng thư sau chứng thư đầu là chuỗi.",
 )
 @click.option(
     "--chain",
     "chain_paths",
     multiple=True,
-    type=click.Path(dir_okay=False, path_type=Path),
+    type=FILE,
     help="Chứng thư trung gian (PEM); có thể lặp lại.",
 )
 @signature_options
@@ -52,10 +59,10 @@ def remote() -> None:
 @click.option(
     "--state",
     "state_path",
-    type=click.Path(dir_okay=False, path_type=Path),
+    type=FILE,
     help="Tệp trạng thái (mặc định: OUTPUT.remote.json).",
 )
-@friendly_errors
+@handle_errors
 def prepare_command(
     source: Path,
     cert_path: Path,
@@ -86,42 +93,30 @@ def prepare_command(
     click.echo(json.dumps(prepared.to_dict(), ensure_ascii=False))
 
 
-@remote.command("finish")
-@click.argument("prepared", type=click.Path(dir_okay=False, path_type=Path))
+@remote_group.command("finish")
+@click.argument("prepared", type=FILE)
 @click.option(
     "--signature",
     "signature_path",
-    type=click.Path(dir_okay=False, path_type=Path),
+    type=FILE,
     help="Chữ ký thô trên to_be_signed (nhị phân).",
 )
 @click.option(
     "--cms",
     "cms_path",
-    type=click.Path(dir_okay=False, path_type=Path),
+    type=FILE,
     help="CMS SignedData (DER) do máy người ký tạo.",
 )
-@click.option(
-    "-o",
-    "--output",
-    required=True,
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="Tệp PDF đã ký sẽ ghi ra.",
-)
+@output_option("Tệp PDF đã ký sẽ ghi ra.")
 @click.option(
     "--state",
     "state_path",
-    type=click.Path(dir_okay=False, path_type=Path),
+    type=FILE,
     help="Tệp trạng thái (mặc định: PREPARED.remote.json).",
 )
 @click.option("--tsa", "tsa_url", help="URL dịch vụ cấp dấu thời gian (mặc định như khi chuẩn bị).")
-@click.option(
-    "--trust",
-    "trust_paths",
-    multiple=True,
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="Chứng thư gốc tin cậy thêm (PEM), dùng cho mức b-lt/b-lta.",
-)
-@friendly_errors
+@trust_option("Chứng thư gốc tin cậy thêm (PEM), dùng cho mức b-lt/b-lta.")
+@handle_errors
 def finish_command(
     prepared: Path,
     signature_path: Path | None,
@@ -155,3 +150,6 @@ def finish_command(
         f"Đã ký {prepared} -> {output} (trường {result.field_name}, mức {result.level.upper()}, "
         f"SHA-256 {result.digest_sha256})"
     )
+
+
+COMMANDS = (remote_group,)

@@ -1,4 +1,4 @@
-"""The background jobs the worker runs, by kind."""
+"""The job table: which handler the worker runs for each kind of background job."""
 
 from __future__ import annotations
 

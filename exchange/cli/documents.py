@@ -1,7 +1,8 @@
-"""`congvan sign`, `congvan prepare` and `congvan issue`: signing from the command line.
+"""`congvan sign`, `prepare`, `issue` and `verify`: documents from the command line.
 
-The same library code the service uses; the options common to signing and issuing are declared
-once (`signing_options`) and turned into a credential and `SignOptions` by `build_signing`.
+The same library code the service uses, file to file, with no database (nothing here imports
+SQLAlchemy). The options of signing and issuing are declared once (exchange/cli/options.py) and
+turned into a credential and `SignOptions` here, for `remote prepare` too.
 """
 
 from __future__ import annotations
@@ -9,16 +10,26 @@ from __future__ import annotations
 import json
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import click
 
-from exchange.cli_errors import fail, friendly_errors
-from signer.errors import WrongPinError
+from exchange.cli.errors import EXIT_FAILED, EXIT_OK, EXIT_UNREADABLE, fail, handle_errors
+from exchange.cli.options import (
+    ANY_PATH,
+    FILE,
+    certify_options,
+    credential_options,
+    json_option,
+    output_option,
+    signature_options,
+    trust_option,
+)
+from signer.errors import UnreadablePdfError, VerificationTimeoutError, WrongPinError
+from signer.messages import file_error_message
 
-F = TypeVar("F", bound=Callable[..., Any])
 DEFAULT_COUNTER = Path("so-van-ban-di.json")
 
 
@@ -32,123 +43,6 @@ def read_pin(pin_env: str | None) -> str | None:
     if sys.stdin.isatty():
         return str(click.prompt("Mã PIN", hide_input=True, default="", show_default=False))
     return None
-
-
-def _apply(function: F, decorators: list[Callable[[F], F]]) -> F:
-    for decorator in reversed(decorators):
-        function = decorator(function)
-    return function
-
-
-def credential_options(function: F) -> F:
-    """Where the signing key is and how it is unlocked."""
-    return _apply(
-        function,
-        [
-            click.option(
-                "--credential", required=True, help="Tệp PKCS#12 hoặc URI PKCS#11 (RFC 7512)."
-            ),
-            click.option("--pin-env", help="Tên biến môi trường chứa mã PIN; nếu không có sẽ hỏi."),
-            click.option(
-                "--pkcs11-module", type=click.Path(dir_okay=False), help="Thư viện PKCS#11 (.so)."
-            ),
-        ],
-    )
-
-
-def signature_options(function: F) -> F:
-    """What signature to make and where to write it."""
-    return _apply(
-        function,
-        [
-            click.option(
-                "-o",
-                "--output",
-                required=True,
-                type=click.Path(dir_okay=False, path_type=Path),
-                help="Tệp PDF ghi ra.",
-            ),
-            click.option(
-                "--level",
-                type=click.Choice(["b-b", "b-t", "b-lt", "b-lta"]),
-                default=None,
-                help="Mức PAdES (mặc định b-t nếu có dịch vụ dấu thời gian, nếu không b-b). "
-                "Khi phát triển, b-t trở lên cần dịch vụ tin cậy phát triển "
-                "(`congvan dev-pki serve`): nếu chúng không chạy, lệnh dừng và báo lỗi, "
-                "không tự hạ xuống b-b.",
-            ),
-            click.option(
-                "--tsa",
-                "tsa_url",
-                help="URL dịch vụ cấp dấu thời gian (RFC 3161); khi phát triển mặc định là TSA "
-                "phát triển.",
-            ),
-            click.option(
-                "--trust",
-                "trust_paths",
-                multiple=True,
-                type=click.Path(dir_okay=False, path_type=Path),
-                help="Chứng thư gốc tin cậy thêm (PEM), dùng khi nhúng thông tin thu hồi.",
-            ),
-            click.option("--field", "field_name", help="Tên trường chữ ký."),
-            click.option("--reason", help="Lý do ký."),
-            click.option("--location", help="Nơi ký."),
-            click.option("--contact", "contact_info", help="Thông tin liên hệ (cơ quan)."),
-            click.option(
-                "--visible",
-                type=click.Choice(["official", "agency", "corner"]),
-                help="Chữ ký hiển thị: lãnh đạo (ảnh chữ ký), cơ quan (ảnh dấu) "
-                "hoặc dòng chữ góc trên bên phải (tệp đính kèm, bản sao).",
-            ),
-            click.option(
-                "--image",
-                type=click.Path(dir_okay=False, path_type=Path),
-                help="Ảnh PNG trong suốt: chữ ký tay (lãnh đạo) hoặc con dấu (cơ quan).",
-            ),
-            click.option("--notation", help="Dòng chữ góc phải: số, ký hiệu hoặc loại bản sao."),
-            click.option(
-                "--signature-box",
-                metavar="TRANG:X,Y,RỘNG,CAO",
-                callback=_placement,
-                help="Vị trí chữ ký lãnh đạo (và con dấu đè lên nó) khi văn bản không có khối "
-                "chữ ký (chức vụ, họ tên) để tự tìm, như văn bản quét: số trang (trang đầu là "
-                "1), dấu hai chấm, rồi x,y,rộng,cao tính bằng point từ góc dưới bên trái "
-                "trang, ví dụ 1:345,171.5,150,77.6. Khi ban hành (issue) dùng lại đúng vị trí "
-                "đã dùng khi ký.",
-            ),
-        ],
-    )
-
-
-def _placement(ctx: click.Context, param: click.Parameter, value: str | None) -> Any:
-    """A signature's place from "PAGE:x,y,width,height"."""
-    from signer.appearance import parse_placement
-
-    if value is None:
-        return None
-    try:
-        return parse_placement(value)
-    except ValueError as error:
-        raise click.BadParameter(str(error), ctx, param) from None
-
-
-def certify_options(function: F) -> F:
-    """A certification (DocMDP) signature instead of an approval one."""
-    return _apply(
-        function,
-        [
-            click.option(
-                "--certify", is_flag=True, help="Ký chứng nhận (DocMDP) thay vì ký phê duyệt."
-            ),
-            click.option(
-                "--docmdp",
-                type=click.Choice(["no_changes", "fill_forms", "annotate"]),
-                default="fill_forms",
-                show_default=True,
-                help="Thay đổi cho phép sau khi ký chứng nhận.",
-            ),
-        ],
-    )
 
 
 def build_options(params: dict[str, Any], *, default_level: str | None = None) -> Any:
@@ -206,11 +100,11 @@ def load_cli_credential(params: dict[str, Any]) -> Any:
 
 
 @click.command("sign")
-@click.argument("source", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("source", type=FILE)
 @credential_options
 @signature_options
 @certify_options
-@friendly_errors
+@handle_errors
 def sign_command(source: Path, **params: Any) -> None:
     """Ký số tệp PDF SOURCE và ghi kết quả ra --output."""
     from signer.errors import SignerBlockNotFoundError
@@ -255,14 +149,8 @@ BOX_HELP = (
         "dưới của ô. Ô không được đè lên chữ in sẵn; rộng 6 đến 72, cao 6 đến 24 point."
     ),
 )
-@click.argument("source", type=click.Path(dir_okay=False, path_type=Path))
-@click.option(
-    "-o",
-    "--output",
-    required=True,
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="Dự thảo đã chuẩn bị, để lãnh đạo ký.",
-)
+@click.argument("source", type=FILE)
+@output_option("Dự thảo đã chuẩn bị, để lãnh đạo ký.")
 @click.option(
     "--number-box", metavar="X,Y,RỘNG,CAO", callback=_box, help=BOX_HELP.format(what="số")
 )
@@ -270,7 +158,7 @@ BOX_HELP = (
 @click.option(
     "--month-box", metavar="X,Y,RỘNG,CAO", callback=_box, help=BOX_HELP.format(what="tháng")
 )
-@friendly_errors
+@handle_errors
 def prepare_command(source: Path, output: Path, **boxes: Any) -> None:
     """Chuẩn bị dự thảo: thêm ô trống cho số và ngày ban hành, trước khi lãnh đạo ký.
 
@@ -303,25 +191,26 @@ def prepare_command(source: Path, output: Path, **boxes: Any) -> None:
 
 
 @click.command("issue")
-@click.argument("source", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("source", type=FILE)
 @credential_options
 @signature_options
 @click.option(
     "--counter",
-    type=click.Path(dir_okay=False, path_type=Path),
+    type=FILE,
     default=DEFAULT_COUNTER,
     show_default=True,
     help="Tệp đếm số văn bản đi (mỗi cơ quan, mỗi năm bắt đầu từ 01).",
 )
 @click.option("--agency", help="Mã định danh cơ quan (mặc định: ghi trong chứng thư số).")
-@click.option("--json", "as_json", is_flag=True, help="In kết quả dạng JSON.")
-@friendly_errors
+@json_option("In kết quả dạng JSON.")
+@handle_errors
 def issue_command(
     source: Path, counter: Path, agency: str | None, as_json: bool, **params: Any
 ) -> None:
     """Ban hành văn bản đã được lãnh đạo ký: cấp số, ngày ban hành và ký số cơ quan."""
     from signer.errors import SignerBlockNotFoundError
-    from signer.issuing import FileCounter, issue_document, vietnam_date
+    from signer.issuing import FileCounter, issue_document
+    from signer.vietnam_time import vietnam_date
 
     options = build_options(params, default_level="b-lt")
     credential = load_cli_credential(params)
@@ -339,3 +228,77 @@ def issue_command(
         f"Đã ban hành {params['output']}: số {result.number:02d}, ngày {local:%d/%m/%Y %H:%M} "
         f"(giờ Việt Nam), cơ quan {result.agency}"
     )
+
+
+@click.command("verify")
+@click.argument("files", nargs=-1, required=True, type=ANY_PATH)
+@trust_option()
+@click.option(
+    "--offline", is_flag=True, help="Không truy cập mạng; chỉ dùng dữ liệu thu hồi đã nhúng."
+)
+@json_option("In báo cáo JSON (mỗi tệp một dòng).")
+@click.option(
+    "--timeout",
+    type=click.FloatRange(min=1),
+    default=30.0,
+    show_default=True,
+    help="Thời gian tối đa cho mỗi tệp (giây).",
+)
+@handle_errors
+def verify_command(
+    files: Sequence[Path], trust_paths: Sequence[Path], offline: bool, as_json: bool, timeout: float
+) -> None:
+    """Kiểm tra chữ ký số của các tệp PDF.
+
+    Mã thoát: 0 mọi chữ ký hợp lệ; 1 có chữ ký không hợp lệ hoặc chưa xác định được; 2 tệp không
+    phải PDF đọc được.
+    """
+    from signer.reports import VERDICTS, render_text
+    from signer.trust import load_trust
+    from signer.verification import verify_pdf
+
+    trust = load_trust(trust_paths)
+    worst = EXIT_OK
+    for index, path in enumerate(files):
+        try:
+            report = verify_pdf(path, trust=trust, offline=offline, timeout=timeout)
+        except UnreadablePdfError as error:
+            worst = max(worst, EXIT_UNREADABLE)
+            hint = " (có thể tăng --timeout)" if isinstance(error, VerificationTimeoutError) else ""
+            click.echo(f"congvan: {path}: {error}{hint}", err=True)
+            if as_json:
+                click.echo(json.dumps(unreadable_report(path, str(error)), ensure_ascii=False))
+            continue
+        except OSError as error:
+            worst = max(worst, EXIT_UNREADABLE)
+            message = file_error_message(error, str(path))
+            click.echo(f"congvan: {message}", err=True)
+            if as_json:
+                click.echo(json.dumps(unreadable_report(path, message), ensure_ascii=False))
+            continue
+        if report.verdict != "passed":
+            worst = max(worst, EXIT_FAILED)
+            verdict = VERDICTS[report.verdict]
+            click.echo(f"congvan: {path}: {verdict} ({report.verdict}): {report.reason}", err=True)
+        if as_json:
+            click.echo(json.dumps(report.to_dict(), ensure_ascii=False))
+        else:
+            if index:
+                click.echo()
+            click.echo(render_text(report))
+    sys.exit(worst)
+
+
+def unreadable_report(path: Path, reason: str) -> dict[str, Any]:
+    """A JSON report for a file that is not a readable PDF, so every file gets one line."""
+    return {
+        "file": str(path),
+        "verdict": "failed",
+        "reason": f"not a readable PDF: {reason}",
+        "readable": False,
+        "modified_after_signing": False,
+        "signatures": [],
+    }
+
+
+COMMANDS = (sign_command, prepare_command, issue_command, verify_command)

@@ -1,9 +1,11 @@
-"""`congvan serve`: the whole service in one process, ready on a fresh machine.
+"""`congvan serve` and `congvan worker`: running the service and its background jobs.
 
-With no environment variables it runs in development mode: SQLite and files under
-./congvan-data, migrations applied, the development data set loaded, the development TSA, OCSP and
-CRL served in-process, one background worker thread, and a threaded HTTP server on 127.0.0.1.
-Production runs gunicorn (`gunicorn 'exchange.wsgi:app'`) and `congvan worker` instead.
+`serve` is the whole service in one process, ready on a fresh machine. With no environment
+variables it runs in development mode: SQLite and files under ./congvan-data, migrations applied,
+the development data set loaded, the development TSA, OCSP and CRL served in-process, one
+background worker thread (`start_in_process_worker`, exchange/jobs.py), and a threaded HTTP
+server on 127.0.0.1. Production runs gunicorn (`gunicorn 'exchange.wsgi:app'`) and any number of
+`congvan worker` processes against PostgreSQL instead.
 
 The HTTP server is werkzeug's threaded server, which Flask already brings: enough for one
 machine's embedded use, with no dependency added for a mode production does not use.
@@ -14,6 +16,7 @@ from __future__ import annotations
 import logging
 import signal
 import socket
+import threading
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager, suppress
 from types import FrameType
@@ -21,9 +24,10 @@ from typing import TYPE_CHECKING
 
 import click
 
-from exchange.cli_errors import fail, friendly_errors
-from exchange.config import Settings, settings_from_env
-from exchange.errors import ExchangeError
+from exchange.cli.database import load_job_settings, load_settings, open_engine
+from exchange.cli.errors import fail, first_line, handle_errors
+from exchange.cli.serving import base_url, listening_socket, stop_on_sigterm
+from exchange.config import Settings, debug_from_env
 
 if TYPE_CHECKING:
     from exchange.api.context import AppState
@@ -33,6 +37,8 @@ log = logging.getLogger("congvan.serve")
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8000
 SHOWN_LOGINS = ("tpd.chutich", "tpd.phochutich", "tpd.vanthu", "tanthoi.vanthu", "tpd.admin")
+
+# --- serve ---
 
 
 def parse_port(text: str) -> int:
@@ -44,19 +50,6 @@ def parse_port(text: str) -> int:
     if not 1 <= port <= 65535:
         fail(f"cổng {text!r} không hợp lệ: phải là số từ 1 đến 65535")
     return port
-
-
-def listening_socket(host: str, port: int) -> socket.socket:
-    """A socket bound to host:port, before anything slow starts; fail clearly when it is taken."""
-    try:
-        family = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0][0]
-        return socket.create_server((host, port), family=family, backlog=128)
-    except OSError as error:
-        fail(f"không mở được cổng {host}:{port}: {error.strerror or error}")
-
-
-def _stop_on_sigterm(_signum: int, _frame: FrameType | None) -> None:
-    raise KeyboardInterrupt
 
 
 @contextmanager
@@ -88,8 +81,8 @@ def dev_services() -> Iterator[str]:
 @contextmanager
 def background_worker(state: AppState) -> Iterator[None]:
     """One in-process job worker thread, stopped after its current job on the way out."""
-    from exchange.handlers import job_handlers
-    from exchange.worker import start_in_process_worker
+    from exchange.job_handlers import job_handlers
+    from exchange.jobs import start_in_process_worker
 
     settings = state.settings
     thread, stop = start_in_process_worker(
@@ -110,15 +103,12 @@ def background_worker(state: AppState) -> Iterator[None]:
 @click.option("--port", default=str(DEFAULT_PORT), show_default=True, help="Cổng TCP.")
 @click.option("--no-dev-data", is_flag=True, help="Không nạp dữ liệu phát triển.")
 @click.option("--no-worker", is_flag=True, help="Không chạy bộ xử lý nền trong tiến trình này.")
-@friendly_errors
+@handle_errors
 def serve_command(host: str, port: str, no_dev_data: bool, no_worker: bool) -> None:
     """Chạy dịch vụ trao đổi văn bản (mặc định: chế độ phát triển, SQLite trong ./congvan-data)."""
     port_number = parse_port(port)
-    signal.signal(signal.SIGTERM, _stop_on_sigterm)
-    try:
-        settings = settings_from_env().check()
-    except ExchangeError as error:
-        fail(error.detail)
+    stop_on_sigterm()
+    settings = load_settings()
     sock = listening_socket(host, port_number)
     try:
         run(settings, host, port_number, sock, dev_data=not no_dev_data, worker=not no_worker)
@@ -146,10 +136,7 @@ def run(
     if not logging.getLogger().handlers:
         logging.basicConfig(level=logging.WARNING)
     logging.getLogger("congvan").setLevel(logging.INFO)
-    try:
-        app = create_app(settings)
-    except ExchangeError as error:
-        fail(error.detail)
+    app = create_app(settings)
     state: AppState = app.extensions[EXTENSION]
     with ExitStack() as stack:
         stack.callback(state.engine.dispose)
@@ -161,9 +148,9 @@ def run(
                     "cơ sở dữ liệu chưa được nâng cấp lên lược đồ mới nhất: chạy `congvan migrate`"
                 )
         except SQLAlchemyError as error:
-            fail(f"không dùng được cơ sở dữ liệu: {_first_line(error)}")
+            fail(f"không dùng được cơ sở dữ liệu: {first_line(error)}")
         if settings.development and dev_data:
-            from exchange.dev_dataset import load_dev_data
+            from exchange.dev_data import load_dev_data
 
             with state.session_factory() as session:
                 summary = load_dev_data(session, state.runtime)
@@ -193,8 +180,7 @@ def _announce(
     worker: bool,
     services: str | None = None,
 ) -> None:
-    shown_host = f"[{host}]" if ":" in host else host
-    url = f"http://{shown_host}:{port}"
+    url = base_url(host, port)
     mode = "PHÁT TRIỂN" if settings.development else "production"
     click.echo(f"congvan: dịch vụ ({mode}) đang chạy tại {url}  (Ctrl-C để dừng)")
     click.echo(f"  kiểm tra: {url}/healthz   API: {url}/api/v1/")
@@ -205,7 +191,7 @@ def _announce(
     if not worker:
         click.echo("  bộ xử lý nền: không chạy (--no-worker); hãy chạy `congvan worker`")
     if settings.development and dev_data:
-        from exchange.dev_dataset import DEV_PASSWORD, dev_users
+        from exchange.dev_data import DEV_PASSWORD, dev_users
 
         click.echo(f"  tài khoản phát triển (mật khẩu chung: {DEV_PASSWORD}):")
         users = {user.username: user for user in dev_users()}
@@ -221,6 +207,68 @@ def _safe_url(settings: Settings) -> str:
     return make_url(settings.effective_database_url).render_as_string(hide_password=True)
 
 
-def _first_line(error: BaseException) -> str:
-    original = getattr(error, "orig", None) or error
-    return (str(original).strip().splitlines() or [type(original).__name__])[0]
+# --- worker ---
+
+
+@contextmanager
+def _stop_on_signals(stop: threading.Event) -> Iterator[None]:
+    """SIGTERM and SIGINT ask the loop to stop once the current job is finished."""
+
+    def request_stop(signum: int, frame: FrameType | None) -> None:
+        if not stop.is_set():
+            click.echo("congvan: đang dừng sau khi xong việc hiện tại…", err=True)
+        stop.set()
+
+    previous = {
+        signum: signal.signal(signum, request_stop) for signum in (signal.SIGTERM, signal.SIGINT)
+    }
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+
+@click.command("worker")
+@click.option("--once", is_flag=True, help="Xử lý các công việc đã đến hạn rồi thoát.")
+@click.option(
+    "--idle-sleep",
+    type=click.FloatRange(min=0.01, max=3600),
+    default=0.5,
+    show_default=True,
+    help="Số giây chờ khi không có việc.",
+)
+@click.option("--id", "worker_id", help="Tên của bộ xử lý (mặc định: máy:pid:ngẫu nhiên).")
+@handle_errors
+def worker_command(once: bool, idle_sleep: float, worker_id: str | None) -> None:
+    """Chạy bộ xử lý công việc nền (kiểm tra văn bản đến, ...) cho đến khi bị dừng."""
+    from exchange.db import make_session_factory
+    from exchange.job_handlers import job_handlers
+    from exchange.jobs import Worker
+    from exchange.runtime import make_runtime
+
+    if worker_id is not None and not 1 <= len(worker_id) <= 100:
+        fail("tên bộ xử lý (--id) phải dài từ 1 đến 100 ký tự")
+    if not debug_from_env():
+        logging.getLogger("congvan").setLevel(logging.INFO)
+    settings = load_job_settings()
+    with open_engine(settings) as engine:
+        worker = Worker(
+            make_session_factory(engine),
+            job_handlers(make_runtime(settings)),
+            worker_id=worker_id,
+            lease_seconds=settings.job_lease_seconds,
+            backoff_seconds=settings.job_backoff_seconds,
+        )
+        if once:
+            count = worker.run_until_idle()
+            click.echo(f"congvan: đã xử lý {count} công việc", err=True)
+            return
+        stop = threading.Event()
+        click.echo(f"congvan: bộ xử lý nền {worker.worker_id} đang chạy", err=True)
+        with _stop_on_signals(stop):
+            worker.run(stop, idle_sleep=idle_sleep)
+        click.echo(f"congvan: bộ xử lý nền {worker.worker_id} đã dừng", err=True)
+
+
+COMMANDS = (serve_command, worker_command)

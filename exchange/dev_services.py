@@ -30,12 +30,12 @@ from signer.devpki import (
     DEV_ARCH,
     DEV_CONFIG_FILE,
     DEV_HOST,
-    DEV_PKI_DIR,
     DEV_PORT,
     DEV_SERVICES_ENV,
     DEV_SERVICES_URL,
     DEV_TSA_URL,
     dev_health_url,
+    dev_pki_dir,
     dev_services_url,
     dev_tsa_url,
 )
@@ -154,7 +154,7 @@ def make_dev_services_app(pki_dir: Path | None = None) -> WSGIApp:
             moment: datetime = super().at_time(request)  # type: ignore[no-untyped-call]
             return moment.replace(microsecond=0)
 
-    arch = _load_architecture(pki_dir or DEV_PKI_DIR)
+    arch = _load_architecture(pki_dir or dev_pki_dir())
     # No web UI: it would hand out PKCS#12 files. No fake-time header: times are real.
     animator = WholeSecondAnimator(
         AnimatorArchStore({ArchLabel(DEV_ARCH): arch}),

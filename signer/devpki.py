@@ -1,4 +1,10 @@
-"""Locations and fixed values of the development PKI in certs/dev (DEVELOPMENT ONLY)."""
+"""Locations and fixed values of the development PKI in certs/dev (DEVELOPMENT ONLY).
+
+Two environment variables move it, both read on every call, never at import: CONGVAN_DEV_PKI_DIR
+(where the PKI's files lie, for an install without the checkout) and CONGVAN_DEV_SERVICES_URL
+(where its trust services answer). They are the library's own settings, documented in the README
+beside the service's: the library is used without the exchange.
+"""
 
 from __future__ import annotations
 
@@ -8,9 +14,9 @@ from urllib.parse import urlsplit
 
 from signer.errors import SignerError
 
-# The checkout's certs/dev; CONGVAN_DEV_PKI_DIR lets a non-editable install point at a copy.
-_CHECKOUT_PKI_DIR = Path(__file__).resolve().parent.parent / "certs" / "dev"
-DEV_PKI_DIR: Path = Path(os.environ.get("CONGVAN_DEV_PKI_DIR") or _CHECKOUT_PKI_DIR)
+# The checkout's certs/dev, unless CONGVAN_DEV_PKI_DIR points at a copy (dev_pki_dir).
+CHECKOUT_PKI_DIR = Path(__file__).resolve().parent.parent / "certs" / "dev"
+DEV_PKI_DIR_ENV = "CONGVAN_DEV_PKI_DIR"
 DEV_PASSPHRASE = "congvan-dev"
 DEV_HOST = "127.0.0.1"
 DEV_PORT = 8790
@@ -29,19 +35,24 @@ DEV_CA_LABEL = "vn-dev-ca"
 DEV_CONFIG_FILE = "certomancer.yml"
 
 
+def dev_pki_dir() -> Path:
+    """Where the development PKI lies: CONGVAN_DEV_PKI_DIR, else the checkout's certs/dev."""
+    return Path(os.environ.get(DEV_PKI_DIR_ENV) or CHECKOUT_PKI_DIR)
+
+
 def dev_cert_path(label: str) -> Path:
     """Path of the PEM certificate with this label."""
-    return DEV_PKI_DIR / "certs" / f"{label}.cert.pem"
+    return dev_pki_dir() / "certs" / f"{label}.cert.pem"
 
 
 def dev_key_path(label: str) -> Path:
     """Path of the unencrypted PEM private key with this label."""
-    return DEV_PKI_DIR / "keys" / f"{label}.key.pem"
+    return dev_pki_dir() / "keys" / f"{label}.key.pem"
 
 
 def dev_p12_path(label: str) -> Path:
     """Path of the PKCS#12 file (key, certificate, chain) with this label."""
-    return DEV_PKI_DIR / "p12" / f"{label}.p12"
+    return dev_pki_dir() / "p12" / f"{label}.p12"
 
 
 def dev_root_path() -> Path:
@@ -56,12 +67,12 @@ def dev_ca_path() -> Path:
 
 def dev_crl_path(label: str = DEV_CA_LABEL) -> Path:
     """Path of the committed DER CRL issued by this CA label."""
-    return DEV_PKI_DIR / "crl" / f"{label}.crl"
+    return dev_pki_dir() / "crl" / f"{label}.crl"
 
 
 def dev_config_path() -> Path:
     """Path of the certomancer configuration describing the development PKI."""
-    return DEV_PKI_DIR / DEV_CONFIG_FILE
+    return dev_pki_dir() / DEV_CONFIG_FILE
 
 
 class DevServicesConfigError(SignerError):

@@ -34,9 +34,9 @@ from signer.devpki import (
     DEV_CRL_URL,
     DEV_OCSP_URL,
     DEV_PASSPHRASE,
-    DEV_PKI_DIR,
     dev_cert_path,
     dev_p12_path,
+    dev_pki_dir,
     dev_root_path,
     dev_tsa_url,
     relocated_dev_url,
@@ -94,7 +94,7 @@ def test_every_label_has_certificate_key_and_p12_that_match() -> None:
         assert key is not None and leaf is not None
         assert leaf == cert(label), label
         assert key.public_key() == leaf.public_key(), label
-        private_pem = (DEV_PKI_DIR / "keys" / f"{label}.key.pem").read_bytes()
+        private_pem = (dev_pki_dir() / "keys" / f"{label}.key.pem").read_bytes()
         assert (
             serialization.load_pem_private_key(private_pem, None).public_key() == key.public_key()
         )
@@ -228,8 +228,19 @@ def test_subjects_carry_agency_identifier_and_vietnamese_names() -> None:
         assert unicodedata.normalize("NFC", text) == text
 
 
+def test_the_pki_folder_follows_its_variable_when_used_not_at_import(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CONGVAN_DEV_PKI_DIR", str(tmp_path))
+    assert dev_cert_path("tsa") == tmp_path / "certs" / "tsa.cert.pem"
+    assert dev_p12_path("agency-tpd") == tmp_path / "p12" / "agency-tpd.p12"
+    monkeypatch.delenv("CONGVAN_DEV_PKI_DIR")
+    checkout = Path(__file__).resolve().parents[1] / "certs" / "dev"
+    assert dev_root_path() == checkout / "certs" / "vn-dev-root.cert.pem"
+
+
 def test_regenerating_with_the_same_keys_gives_identical_certificates(tmp_path: Path) -> None:
-    shutil.copytree(DEV_PKI_DIR / "keys", tmp_path / "keys")
+    shutil.copytree(dev_pki_dir() / "keys", tmp_path / "keys")
     result = CliRunner().invoke(dev_pki_group, ["generate", "--out", str(tmp_path)])
     assert result.exit_code == 0, result.output
     for label in LABELS:
@@ -237,7 +248,7 @@ def test_regenerating_with_the_same_keys_gives_identical_certificates(tmp_path: 
             dev_cert_path(label).read_bytes()
         ), label
     assert (tmp_path / "certomancer.yml").read_bytes() == (
-        DEV_PKI_DIR / "certomancer.yml"
+        dev_pki_dir() / "certomancer.yml"
     ).read_bytes()
 
 
@@ -245,8 +256,8 @@ def test_services_refuse_keys_that_do_not_match_the_committed_certificates(
     tmp_path: Path,
 ) -> None:
     for name in ("keys", "certs"):
-        shutil.copytree(DEV_PKI_DIR / name, tmp_path / name)
-    shutil.copy(DEV_PKI_DIR / "certomancer.yml", tmp_path)
+        shutil.copytree(dev_pki_dir() / name, tmp_path / name)
+    shutil.copy(dev_pki_dir() / "certomancer.yml", tmp_path)
     make_dev_services_app(tmp_path)
     shutil.copy(tmp_path / "keys" / "rogue-root.key.pem", tmp_path / "keys" / "vn-dev-ca.key.pem")
     with pytest.raises(DevPkiError, match="vn-dev-ca"):

@@ -24,9 +24,9 @@ from exchange.dev_services import DevPkiError
 from signer.devpki import (
     DEV_ARCH,
     DEV_HOST,
-    DEV_PKI_DIR,
     DEV_PORT,
     DEV_SERVICES_ENV,
+    dev_pki_dir,
     dev_services_url,
 )
 
@@ -35,9 +35,9 @@ SAMPLE = Path(__file__).parent.parent / "samples" / "cong-van-cai-cach-hanh-chin
 # --- dev-pki ---
 
 
-def load_generator(pki_dir: Path = DEV_PKI_DIR) -> ModuleType:
+def load_generator(pki_dir: Path | None = None) -> ModuleType:
     """Import certs/dev/generate.py, which is a script and not part of an installed package."""
-    path = pki_dir / "generate.py"
+    path = (pki_dir or dev_pki_dir()) / "generate.py"
     name = "congvan_dev_pki_generate"
     loaded = sys.modules.get(name)
     if loaded is not None and Path(str(loaded.__file__)) == path:
@@ -131,12 +131,12 @@ def dev_pki_serve_command(host: str, port: int | None, access_log: bool) -> None
     "--out",
     type=FOLDER,
     default=None,
-    help=f"Thư mục ghi ra (mặc định {DEV_PKI_DIR}).",
+    help=f"Thư mục ghi ra (mặc định {dev_pki_dir()}).",
 )
 @handle_errors
 def dev_pki_generate_command(new_keys: bool, out: Path | None) -> None:
     """Sinh lại khóa (nếu thiếu), chứng thư, tệp P12 và CRL của PKI phát triển."""
-    target = out or DEV_PKI_DIR
+    target = out or dev_pki_dir()
     try:
         written = load_generator().generate(target, new_keys=new_keys)
     except DevPkiError as error:

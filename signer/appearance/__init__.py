@@ -25,7 +25,7 @@ from signer.appearance.drawing import (
     vn_time,
 )
 from signer.appearance.resources import PreparedImage, load_image, prepare_image, serif_font
-from signer.devpki import DEV_PKI_DIR
+from signer.devpki import dev_pki_dir
 from signer.errors import SignerBlockNotFoundError, SigningError
 from signer.layout import DocumentLayout, Rect, find_layout
 
@@ -165,7 +165,7 @@ def placement_problem(placement: Placement, page_count: int, page: Rect | None) 
 
 def dev_image_path(label: str) -> Path:
     """Development seal (agency-*) or signature (official-*) PNG (DEVELOPMENT ONLY)."""
-    return DEV_PKI_DIR / "assets" / f"{label}.png"
+    return dev_pki_dir() / "assets" / f"{label}.png"
 
 
 def _subject(certificate: x509.Certificate, key: str) -> str | None:

@@ -3,6 +3,11 @@
 `LocalFileStore` is the embedded default; an S3-compatible store implements the same `FileStore`
 protocol. Contents are written before the database row that refers to them is committed, so a
 crash leaves at most an unreferenced file, never a row without its file.
+
+Besides contents by SHA-256, a store keeps a few files by name ("token-signing/ID.pdf"): work in
+progress that one process writes and another finishes, such as a signature an official's token
+is making. They live in the store, never in a process's own folder, so any web process may
+finish what another began.
 """
 
 from __future__ import annotations
@@ -16,9 +21,11 @@ from pathlib import Path
 from typing import IO, BinaryIO, Protocol
 
 from exchange.errors import NotFoundError, PayloadTooLargeError
+from signer.files import write_atomically
 
 CHUNK = 1024 * 1024
 _SHA256 = re.compile(r"[0-9a-f]{64}")
+_NAME = re.compile(r"[a-z0-9-]+/[A-Za-z0-9_-][A-Za-z0-9._-]*")
 
 
 class FileStore(Protocol):
@@ -40,6 +47,18 @@ class FileStore(Protocol):
 
     def scratch_dir(self) -> Path:
         """A folder for temporary files on the same file system as the store."""
+        ...
+
+    def put_named(self, name: str, path: Path) -> None:
+        """Keep a file's bytes under `name` ("folder/file"), replacing any kept there before."""
+        ...
+
+    def named_path(self, name: str) -> Path:
+        """A local file holding the bytes kept under `name`; NotFoundError when there are none."""
+        ...
+
+    def delete_named(self, name: str) -> None:
+        """Forget the bytes kept under `name`, if any."""
         ...
 
 
@@ -116,6 +135,26 @@ class LocalFileStore:
         if not path.is_file():
             raise NotFoundError(f"không tìm thấy tệp {sha256[:12]}… trong kho lưu trữ")
         return path
+
+    def _named(self, name: str) -> Path:
+        if not _NAME.fullmatch(name):
+            raise ValueError(f"invalid stored name {name!r}")
+        return self.root / name
+
+    def put_named(self, name: str, path: Path) -> None:
+        target = self._named(name)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with path.open("rb") as source:
+            write_atomically(target, lambda out: shutil.copyfileobj(source, out, CHUNK))
+
+    def named_path(self, name: str) -> Path:
+        path = self._named(name)
+        if not path.is_file():
+            raise NotFoundError(f"không tìm thấy {name} trong kho lưu trữ")
+        return path
+
+    def delete_named(self, name: str) -> None:
+        self._named(name).unlink(missing_ok=True)
 
     def copy_to(self, sha256: str, target: Path) -> None:
         with self.open(sha256) as source, target.open("wb") as out:

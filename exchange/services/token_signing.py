@@ -3,6 +3,10 @@
 The service writes the draft ready for the signature and the data to sign (the signed attributes);
 the official's software signs them with the token and sends the signature back; the service checks
 it against the prepared document and the official's certificate and embeds it.
+
+Between the two steps the prepared PDF and its state are kept in the file store (by name, under
+token-signing/), not in a folder of the process that prepared them: the finish may come to any
+web process, on any machine, that shares the database and the store.
 """
 
 from __future__ import annotations
@@ -10,6 +14,11 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+import shutil
+import tempfile
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Literal
 
@@ -20,7 +29,7 @@ from sqlalchemy.orm import Session
 from exchange import audit
 from exchange.actors import Actor
 from exchange.enums import DocumentState, Role
-from exchange.errors import ConflictError, ValidationError
+from exchange.errors import ConflictError, NotFoundError, ValidationError
 from exchange.models import User
 from exchange.runtime import Runtime
 from exchange.services.credentials import signer_errors
@@ -36,10 +45,19 @@ from signer.remote import finish_remote_signature, prepare_remote_signature
 from signer.signing import SignOptions
 
 
-def _session_paths(runtime: Runtime, public_id: str) -> tuple[Path, Path]:
-    folder = runtime.store.scratch_dir().parent / "token-signing"
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder / f"{public_id}.pdf", folder / f"{public_id}.state.json"
+def _stored_names(public_id: str) -> tuple[str, str]:
+    """The names the store keeps a prepared document and its state under until the finish."""
+    return f"token-signing/{public_id}.pdf", f"token-signing/{public_id}.state.json"
+
+
+@contextmanager
+def _work_folder(runtime: Runtime) -> Iterator[Path]:
+    """A private folder for this step's files, removed afterwards."""
+    folder = Path(tempfile.mkdtemp(dir=runtime.store.scratch_dir(), prefix="token-signing-"))
+    try:
+        yield folder
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def _secret(runtime: Runtime) -> bytes:
@@ -84,17 +102,22 @@ def prepare_token_signature(
         tsa_url=runtime.settings.effective_tsa_url,
         appearance=official_appearance(document, image),
     )
-    prepared_pdf, state = _session_paths(runtime, public_id)
-    with signer_errors():
-        prepared = prepare_remote_signature(
-            runtime.store.local_path(document.current_file),
-            prepared_pdf,
-            signer_certificate,
-            options=options,
-            now=runtime.now(),
-            secret=_secret(runtime),
-            state_path=state,
-        )
+    pdf_name, state_name = _stored_names(public_id)
+    with _work_folder(runtime) as work:
+        prepared_pdf, state = work / "prepared.pdf", work / "state.json"
+        with signer_errors():
+            prepared = prepare_remote_signature(
+                runtime.store.local_path(document.current_file),
+                prepared_pdf,
+                signer_certificate,
+                options=options,
+                now=runtime.now(),
+                secret=_secret(runtime),
+                state_path=state,
+            )
+        # The PDF first: a state is only ever kept beside the PDF whose hash it records.
+        runtime.store.put_named(pdf_name, prepared_pdf)
+        runtime.store.put_named(state_name, state)
     audit.record(
         session,
         "document.sign.prepare",
@@ -130,21 +153,30 @@ def finish_token_signature(
         ) from None
     if signature_format not in ("raw", "cms"):
         raise ValidationError("định dạng chữ ký là raw hoặc cms", errors={"format": "không hợp lệ"})
-    prepared_pdf, state = _session_paths(runtime, public_id)
-    if not state.exists():
-        raise ConflictError("chưa chuẩn bị ký bằng token cho văn bản này (gọi prepare trước)")
-    output = prepared_pdf.with_suffix(".signed.pdf")
+    pdf_name, state_name = _stored_names(public_id)
     try:
-        with signer_errors():
-            result = finish_remote_signature(
-                prepared_pdf,
-                state,
-                raw,
-                output,
-                signature_format=signature_format,
-                now=runtime.now(),
-                secret=_secret(runtime),
-            )
+        prepared_pdf = runtime.store.named_path(pdf_name)
+        stored_state = runtime.store.named_path(state_name)
+    except NotFoundError:
+        raise ConflictError(
+            "chưa chuẩn bị ký bằng token cho văn bản này (gọi prepare trước)"
+        ) from None
+    output = runtime.store.scratch_dir() / f"{uuid.uuid4().hex}.signed.pdf"
+    try:
+        with _work_folder(runtime) as work:
+            # A copy: the library marks the state it finished beside it, here and not in the store.
+            state = work / "state.json"
+            shutil.copyfile(stored_state, state)
+            with signer_errors():
+                result = finish_remote_signature(
+                    prepared_pdf,
+                    state,
+                    raw,
+                    output,
+                    signature_format=signature_format,
+                    now=runtime.now(),
+                    secret=_secret(runtime),
+                )
         sha256, size = runtime.store.put_file(output)
     finally:
         output.unlink(missing_ok=True)
@@ -164,4 +196,5 @@ def finish_token_signature(
         token=True,
     )
     session.commit()
-    prepared_pdf.unlink(missing_ok=True)
+    runtime.store.delete_named(pdf_name)
+    runtime.store.delete_named(state_name)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -11,6 +12,8 @@ from exchange.errors import ConfigurationError
 from signer.devpki import dev_root_path
 
 GOOD_SECRET = "s" * 40
+ROOT = Path(__file__).resolve().parents[1]
+VARIABLE = re.compile(r"CONGVAN_[A-Z0-9_]+")
 
 
 def _production(tmp_path: Path, **extra: str) -> dict[str, str]:
@@ -57,3 +60,30 @@ def test_production_refuses_development_secrets_and_nonsense(
     environ = {**_production(tmp_path), **change}
     with pytest.raises(ConfigurationError, match=words):
         settings_from_env(environ).check()
+
+
+def _configuration_table() -> str:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## Configuration and production", 1)[1].split("\n## ", 1)[0]
+    return "\n".join(line for line in section.splitlines() if line.startswith("| `CONGVAN_"))
+
+
+def test_every_variable_the_code_names_is_in_the_readme_table() -> None:
+    named = {
+        name
+        for package in ("signer", "exchange")
+        for path in (ROOT / package).rglob("*.py")
+        for name in VARIABLE.findall(path.read_text(encoding="utf-8"))
+    }
+    assert named == set(VARIABLE.findall(_configuration_table()))
+
+
+def test_the_service_reads_its_variables_in_config_only() -> None:
+    # os.environ.get("CONGVAN_…"), os.getenv(…), os.environ[…], or config.py's env.get(…)
+    reading = re.compile(r"\b(environ\.get\(|env\.get\(|getenv\(|environ\[)\s*[\"']CONGVAN_")
+    readers = {
+        str(path.relative_to(ROOT))
+        for path in (ROOT / "exchange").rglob("*.py")
+        if reading.search(path.read_text(encoding="utf-8"))
+    }
+    assert readers == {"exchange/config.py"}

@@ -4,7 +4,7 @@
 - ``xref-stream``: rewritten by qpdf with object streams and a cross-reference stream (Acrobat,
   iText, PDFBox);
 - ``hybrid``: a classic table with an ``/XRefStm`` companion stream, as Word and Excel write
-  (made by ``tests/hybrid.py``).
+  (made by ``tests/support/hybrid.py``).
 """
 
 from __future__ import annotations

@@ -1,4 +1,8 @@
-"""Shared fixtures: sample documents and the development trust services over real HTTP."""
+"""Shared fixtures: sample documents, the development trust services over real HTTP, the exchange's
+database and app, a small exchange to work in (`world`), trust, and the command line (`runner`).
+
+Helpers that are not fixtures live in tests/support/.
+"""
 
 from __future__ import annotations
 
@@ -11,11 +15,24 @@ import sys
 import threading
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import IO, TYPE_CHECKING
 
 import pytest
+
+if TYPE_CHECKING:
+    from asn1crypto import x509
+    from click.testing import CliRunner
+    from flask import Flask
+    from flask.testing import FlaskClient
+    from sqlalchemy.engine import Engine
+    from sqlalchemy.orm import Session, sessionmaker
+
+    from exchange.models import Agency, User
+    from exchange.runtime import Runtime
+    from signer.trust import TrustSettings
+    from tests.support.world import World
 
 DATA_DIR = Path(__file__).parent / "data"
 DEV_SERVICES_HOST = "127.0.0.1"
@@ -43,7 +60,7 @@ def _port_free(port: int) -> bool:
         return True
 
 
-def _start_dev_services(port: int, log: Any) -> tuple[subprocess.Popen[str], str | None]:
+def _start_dev_services(port: int, log: IO[str]) -> tuple[subprocess.Popen[str], str | None]:
     """`congvan dev-pki serve --port PORT`, and the base URL it prints once listening."""
     command = [sys.executable, "-m", "exchange.cli", "dev-pki", "serve", "--port", str(port)]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=log, text=True)
@@ -161,7 +178,7 @@ POSTGRES_ADMIN_URL = os.environ.get(
 )
 
 
-def _fresh_postgres_database() -> tuple[str, Any]:
+def _fresh_postgres_database() -> tuple[str, Engine]:
     """Create an empty database for this run on the machine's PostgreSQL server (never skipped)."""
     from sqlalchemy import create_engine, text
     from sqlalchemy.engine import make_url
@@ -178,7 +195,7 @@ def _fresh_postgres_database() -> tuple[str, Any]:
     return url.render_as_string(hide_password=False), admin
 
 
-def _drop_postgres_database(admin: Any, name: str) -> None:
+def _drop_postgres_database(admin: Engine, name: str) -> None:
     from sqlalchemy import text
 
     with admin.connect() as connection:
@@ -210,7 +227,7 @@ def database_url(
 
 
 @pytest.fixture
-def engine(database_url: str) -> Iterator[Any]:
+def engine(database_url: str) -> Iterator[Engine]:
     """The run's database, emptied after each test (the schema stays, built by migrations)."""
     from sqlalchemy import text
 
@@ -241,14 +258,14 @@ def engine(database_url: str) -> Iterator[Any]:
 
 
 @pytest.fixture
-def session_factory(engine: Any) -> Any:
+def session_factory(engine: Engine) -> sessionmaker[Session]:
     from exchange.db import make_session_factory
 
     return make_session_factory(engine)
 
 
 @pytest.fixture
-def session(session_factory: Any) -> Iterator[Any]:
+def session(session_factory: sessionmaker[Session]) -> Iterator[Session]:
     with session_factory() as session:
         yield session
 
@@ -261,7 +278,7 @@ _password_hashes: dict[str, str] = {}
 
 
 @pytest.fixture
-def runtime(database_url: str, tmp_path: Path) -> Any:
+def runtime(database_url: str, tmp_path: Path) -> Runtime:
     """A development runtime on the run's database, with files under a fresh folder."""
     from exchange.config import Settings
     from exchange.runtime import make_runtime
@@ -271,7 +288,7 @@ def runtime(database_url: str, tmp_path: Path) -> Any:
 
 
 @pytest.fixture
-def app(engine: Any, runtime: Any) -> Iterator[Any]:
+def app(engine: Engine, runtime: Runtime) -> Iterator[Flask]:
     """The Flask application on the run's database (emptied after the test by `engine`)."""
     from exchange.api.context import EXTENSION
     from exchange.app import create_app
@@ -285,17 +302,19 @@ def app(engine: Any, runtime: Any) -> Iterator[Any]:
 
 
 @pytest.fixture
-def client(app: Any) -> Any:
+def client(app: Flask) -> FlaskClient:
     return app.test_client()
 
 
 @pytest.fixture
-def make_agency(session: Any) -> Any:
+def make_agency(session: Session) -> Callable[..., Agency]:
     """`make_agency(code, name=None, parent=None, active=True)` → a committed Agency."""
     from exchange.actors import SYSTEM
     from exchange.services.directory import new_agency
 
-    def make(code: str, name: str | None = None, parent: Any = None, active: bool = True) -> Any:
+    def make(
+        code: str, name: str | None = None, parent: Agency | str | None = None, active: bool = True
+    ) -> Agency:
         parent_code = parent if isinstance(parent, str) or parent is None else parent.code
         agency = new_agency(session, SYSTEM, code, name or f"Cơ quan {code}", parent_code)
         agency.active = active
@@ -306,7 +325,7 @@ def make_agency(session: Any) -> Any:
 
 
 @pytest.fixture
-def make_user(session: Any) -> Any:
+def make_user(session: Session) -> Callable[..., User]:
     """`make_user(username, agency=None, roles=("clerk",), password=TEST_PASSWORD, ...)` → User.
 
     `agency` is an Agency or a code; the user holds `roles` there (and nothing without one).
@@ -319,14 +338,14 @@ def make_user(session: Any) -> Any:
 
     def make(
         username: str,
-        agency: Any = None,
-        roles: Any = (Role.CLERK,),
+        agency: Agency | str | None = None,
+        roles: str | Role | Iterable[str | Role] = (Role.CLERK,),
         password: str = TEST_PASSWORD,
         full_name: str | None = None,
         title: str = "",
         credential: str | None = None,
         signature_image: str | None = None,
-    ) -> Any:
+    ) -> User:
         if password not in _password_hashes:  # Argon2 costs ~0.1 s: once per password per run
             _password_hashes[password] = hash_password(password)
         user = new_user(
@@ -350,11 +369,11 @@ def make_user(session: Any) -> Any:
 
 
 @pytest.fixture
-def auth_headers(session: Any) -> Any:
+def auth_headers(session: Session) -> Callable[..., dict[str, str]]:
     """`auth_headers(user, agency_code=None)` → headers with a fresh bearer token for `user`."""
     from exchange.services.access import issue_token
 
-    def make(user: Any, agency_code: str | None = None) -> dict[str, str]:
+    def make(user: User, agency_code: str | None = None) -> dict[str, str]:
         headers = {"Authorization": f"Bearer {issue_token(session, user, 'test')}"}
         if agency_code:
             headers["X-Congvan-Agency"] = agency_code
@@ -363,7 +382,7 @@ def auth_headers(session: Any) -> Any:
     return make
 
 
-# --- A real PKCS#11 module: SoftHSM2 tokens with development keys (tests/softhsm.py). ---
+# --- A real PKCS#11 module: SoftHSM2 tokens with development keys (tests/support/softhsm.py). ---
 
 
 @pytest.fixture(scope="session")
@@ -372,7 +391,7 @@ def softhsm(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
     One per run: python-pkcs11 loads the module once per process, reading its configuration then.
     """
-    from tests.softhsm import softhsm_tokens
+    from tests.support.softhsm import softhsm_tokens
 
     yield from softhsm_tokens(tmp_path_factory.mktemp("softhsm"))
 
@@ -403,3 +422,71 @@ def slow_pdf(tmp_path_factory: pytest.TempPathFactory, sample_pdf: Path) -> byte
     out = io.BytesIO()
     writer.write(out)
     return out.getvalue()
+
+
+# --- Trust, the development root, and the command line in this process. ---
+
+
+@pytest.fixture(scope="session")
+def trust() -> TrustSettings:
+    """The development root, trusted because tests run in development mode."""
+    from signer.trust import load_trust
+
+    return load_trust(development=True)
+
+
+@pytest.fixture(scope="session")
+def dev_root() -> x509.Certificate:
+    """The development root certificate, for pyHanko's own validation context."""
+    from asn1crypto import pem, x509
+
+    from signer.devpki import dev_root_path
+
+    return x509.Certificate.load(pem.unarmor(dev_root_path().read_bytes())[2])
+
+
+@pytest.fixture
+def runner() -> CliRunner:
+    """click's runner: a command of `exchange.cli` invoked in this process."""
+    from click.testing import CliRunner
+
+    return CliRunner()
+
+
+# --- A small exchange to work in: tests/support/world.py. ---
+
+
+@pytest.fixture
+def world(session_factory: sessionmaker[Session], tmp_path: Path) -> World:
+    """The district, its communes, people and keys, with a runtime of its own under tmp_path."""
+    from tests.support.world import build_world
+
+    return build_world(session_factory, tmp_path)
+
+
+@pytest.fixture
+def app_world(session_factory: sessionmaker[Session], runtime: Runtime) -> World:
+    """The same exchange on the runtime of `app`, for tests through the API."""
+    from tests.support.world import build_world
+
+    return build_world(session_factory, runtime.settings.data_dir, runtime)
+
+
+@pytest.fixture
+def headers(
+    app_world: World, session_factory: sessionmaker[Session]
+) -> Callable[[str], dict[str, str]]:
+    """`headers(username)` → the headers of a fresh bearer token for a person of `app_world`."""
+    from sqlalchemy import select
+
+    from exchange.models import User
+    from exchange.services.access import issue_token
+
+    def make(username: str) -> dict[str, str]:
+        with session_factory() as session:
+            user = session.scalars(select(User).where(User.username == username)).one()
+            token = issue_token(session, user, "test")
+            session.commit()
+        return {"Authorization": f"Bearer {token}"}
+
+    return make

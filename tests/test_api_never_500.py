@@ -13,7 +13,7 @@ from sqlalchemy import select
 from exchange.models import User
 from exchange.services import documents, mailboxes, sending
 from exchange.services.access import issue_token
-from tests.exchange_world import PIN, build_world
+from tests.support.world import PIN, build_world
 
 NUL = "\u0000"
 IDENTIFIERS = ["00000000-0000-0000-0000-000000000000", "x" * 300, f"a{NUL}b", "%00", "1"]

@@ -13,38 +13,20 @@ import pytest
 from pyhanko.pdf_utils.reader import PdfFileReader
 from sqlalchemy import select
 
-from exchange.models import Document, User
-from exchange.services.access import issue_token
+from exchange.models import Document
 from signer.appearance import parse_placement
 from signer.devpki import dev_cert_path
 from signer.fields import DAY_FIELD, MONTH_FIELD, NUMBER_FIELD
 from signer.layout import Rect
-from tests.exchange_world import PIN, World, build_world
-from tests.test_api_documents import _problem, _upload
-from tests.test_blank_geometry import SCAN_BOXES, SIGNATURE_PLACE, make_scan
-from tests.test_remote import _client_sign
+from tests.support.api import problem, upload
+from tests.support.pdfs import SCAN_BOXES, SIGNATURE_PLACE, make_scan
+from tests.support.remote_client import client_sign
+from tests.support.world import PIN, World
 
 pytestmark = pytest.mark.usefixtures("dev_services")
 
 # Between "PHÓ CHỦ TỊCH" and the name on the scanned letter, as a person measures it.
 SIGNATURE_BOX = "1:345,171.5,150,77.6"
-
-
-@pytest.fixture
-def world(session_factory: Any, runtime: Any) -> World:
-    return build_world(session_factory, runtime.settings.data_dir, runtime)
-
-
-@pytest.fixture
-def headers(world: World, session_factory: Any) -> Any:
-    def make(username: str) -> dict[str, str]:
-        with session_factory() as session:
-            user = session.scalars(select(User).where(User.username == username)).one()
-            token = issue_token(session, user, "test")
-            session.commit()
-        return {"Authorization": f"Bearer {token}"}
-
-    return make
 
 
 @pytest.fixture(scope="module")
@@ -67,7 +49,7 @@ def test_the_signature_box_is_checked_on_upload(
     client: Any, headers: Any, scan: bytes, sample_pdf: Path
 ) -> None:
     clerk = headers("tpd.vanthu")
-    body = _problem(_upload(client, clerk, scan, **SCAN_BOXES), 422)
+    body = problem(upload(client, clerk, scan, **SCAN_BOXES), 422)
     assert "signature_box" in body["detail"] and "khối chữ ký" in body["detail"]
     assert set(body["errors"]) == {"signature_box"}
     wrong = {
@@ -79,24 +61,22 @@ def test_the_signature_box_is_checked_on_upload(
         "1:345,-40,150,77.6": "ngoài trang 1",
     }
     for box, words in wrong.items():
-        body = _problem(_upload(client, clerk, scan, **SCAN_BOXES, signature_box=box), 422)
+        body = problem(upload(client, clerk, scan, **SCAN_BOXES, signature_box=box), 422)
         assert words in body["errors"]["signature_box"], (box, body)
     # A draft whose text shows the signer block signs there: a box given as well is refused.
-    body = _problem(
-        _upload(client, clerk, sample_pdf.read_bytes(), signature_box=SIGNATURE_BOX), 422
-    )
+    body = problem(upload(client, clerk, sample_pdf.read_bytes(), signature_box=SIGNATURE_BOX), 422)
     assert "đã có khối chữ ký ở trang 1" in body["errors"]["signature_box"]
-    body = _problem(
-        _upload(client, clerk, scan, issued_elsewhere="true", signature_box=SIGNATURE_BOX), 422
+    body = problem(
+        upload(client, clerk, scan, issued_elsewhere="true", signature_box=SIGNATURE_BOX), 422
     )
     assert set(body["errors"]) == {"signature_box"}
 
 
 def test_a_scan_is_signed_issued_sent_and_verified_by_a_commune(
-    client: Any, headers: Any, scan: bytes, world: World, tmp_path: Path
+    client: Any, headers: Any, scan: bytes, app_world: World, tmp_path: Path
 ) -> None:
     clerk, chief, commune = headers("tpd.vanthu"), headers("tpd.chutich"), headers("tanthoi.vanthu")
-    created = _upload(client, clerk, scan, **SCAN_BOXES, signature_box=SIGNATURE_BOX)
+    created = upload(client, clerk, scan, **SCAN_BOXES, signature_box=SIGNATURE_BOX)
     assert created.status_code == 201, created.get_data(as_text=True)
     assert created.get_json()["signature_box"] == SIGNATURE_BOX
     assert parse_placement(SIGNATURE_BOX) == SIGNATURE_PLACE
@@ -111,7 +91,7 @@ def test_a_scan_is_signed_issued_sent_and_verified_by_a_commune(
         f"/api/v1/documents/{document_id}/send", json={"agencies": ["DEV.TPD.X01"]}, headers=clerk
     )
     assert sent.status_code == 200, sent.get_data(as_text=True)
-    world.run_jobs()
+    app_world.run_jobs()
     view = client.get(f"/api/v1/documents/{document_id}", headers=clerk).get_json()
     assert view["overall"]["counts"] == {"01": 1}
 
@@ -151,7 +131,7 @@ def test_a_scan_is_signed_with_a_usb_token_and_issued(
     client: Any, headers: Any, scan: bytes
 ) -> None:
     clerk, chief = headers("tpd.vanthu"), headers("tpd.chutich")
-    created = _upload(client, clerk, scan, **SCAN_BOXES, signature_box=SIGNATURE_BOX)
+    created = upload(client, clerk, scan, **SCAN_BOXES, signature_box=SIGNATURE_BOX)
     document_id = created.get_json()["id"]
     prepared = client.post(
         f"/api/v1/documents/{document_id}/sign/prepare",
@@ -159,7 +139,7 @@ def test_a_scan_is_signed_with_a_usb_token_and_issued(
         headers=chief,
     )
     assert prepared.status_code == 200, prepared.get_data(as_text=True)
-    signature = _client_sign("official-tpd-chutich", prepared.get_json()["to_be_signed"], "pss")
+    signature = client_sign("official-tpd-chutich", prepared.get_json()["to_be_signed"], "pss")
     finished = client.post(
         f"/api/v1/documents/{document_id}/sign/finish",
         json={"signature": base64.b64encode(signature).decode()},
@@ -184,7 +164,7 @@ def test_a_draft_with_no_signer_block_and_no_box_says_to_give_signature_box(
 ) -> None:
     """A draft stored before drafts had to say where the official signs: signing says how."""
     clerk, chief = headers("tpd.vanthu"), headers("tpd.chutich")
-    created = _upload(client, clerk, scan, **SCAN_BOXES, signature_box=SIGNATURE_BOX)
+    created = upload(client, clerk, scan, **SCAN_BOXES, signature_box=SIGNATURE_BOX)
     document_id = created.get_json()["id"]
     with session_factory() as session:
         document = session.scalars(select(Document).where(Document.public_id == document_id)).one()
@@ -198,7 +178,7 @@ def test_a_draft_with_no_signer_block_and_no_box_says_to_give_signature_box(
             headers=chief,
         ),
     ):
-        body = _problem(reply, 422)
+        body = problem(reply, 422)
         assert "không tìm thấy khối chữ ký" in body["detail"]
         assert "signature_box" in body["detail"] and "signature_box" in body["errors"]
     view = client.get(f"/api/v1/documents/{document_id}", headers=clerk).get_json()

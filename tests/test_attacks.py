@@ -22,8 +22,8 @@ from signer.devpki import DEV_PASSPHRASE, dev_cert_path, dev_crl_path, dev_p12_p
 from signer.errors import UnreadablePdfError
 from signer.trust import TrustSettings, load_trust
 from signer.verification import VerificationReport, verify_pdf
-from tests import attacks
-from tests.devservices import dev_tsa_url, fetching_context
+from tests.support import attacks
+from tests.support.devservices import dev_tsa_url, fetching_context
 
 # Reason vocabularies: a reason must name what went wrong, in any wording from its family.
 MODIFIED = ("modif", "change", "altered", "after sign", "added")
@@ -35,12 +35,6 @@ PAGE = ("page", "content", *MODIFIED)
 ANNOTATION = ("annotation", *MODIFIED)
 FORM = ("form", "field", *MODIFIED)
 TRUST = ("trust", "root", "chain", "issuer")
-
-
-@pytest.fixture(scope="module")
-def trust() -> TrustSettings:
-    """The development root, trusted because tests run in development mode."""
-    return load_trust(development=True)
 
 
 @pytest.fixture(scope="module")

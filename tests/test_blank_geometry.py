@@ -15,7 +15,7 @@ from pyhanko.pdf_utils import generic
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from pyhanko.pdf_utils.writer import PageObject, PdfFileWriter
 
-from signer.appearance import Appearance, Placement, dev_image_path, load_image
+from signer.appearance import Appearance, dev_image_path, load_image
 from signer.appearance.resources import serif_font
 from signer.credentials import Credential, load_credential
 from signer.devpki import DEV_PASSPHRASE, DEV_TSA_URL, dev_p12_path
@@ -36,15 +36,14 @@ from signer.pagetext import Glyph, group_lines
 from signer.signing import SignOptions, sign_pdf
 from signer.trust import load_trust
 from signer.verification import VerificationReport, verify_pdf
-from tests.test_cli import assert_one_clear_line, congvan
+from tests.support.cli import assert_one_clear_line, run_cli
+from tests.support.pdfs import SIGNATURE_PLACE, make_scan
 
 ISSUED_AT = datetime(2026, 11, 27, 2, 15, tzinfo=UTC)  # 27 November 2026 in Vietnam
 # Letters with two marks: LibreOffice draws them from a fallback font when the body font lacks
 # them, in runs of their own.
 STACKED = set("ẤẦẨẪẬẮẰẲẴẶẾỀỂỄỆỐỒỔỖỘỚỜỞỠỢỨỪỬỮỰấầẩẫậắằẳẵặếềểễệốồổỗộớờởỡợứừửữự")
 NUMBER_GAP, DATE_GAP = 23.0, 18.0
-# Where the signer's image goes when a page (a scan) has no text to find the signer block by.
-SIGNATURE_PLACE = Placement(0, 345, 171.5, 150, 77.6)
 
 
 @dataclass(frozen=True)
@@ -336,27 +335,6 @@ def _box(blank: Blank) -> Blank:
     return given_blank(blank.x1, blank.y1, blank.x2 - blank.x1, blank.y2 - blank.y1)
 
 
-# The blanks of cong-van-cai-cach-hanh-chinh.pdf, as a person measures them on its scan.
-SCAN_BOXES = {
-    "number_box": "129.6,697.5,23,15.6",
-    "day_box": "392.4,697.3,16.5,15.6",
-    "month_box": "441.5,697.3,16.5,15.6",
-}
-
-
-def make_scan(sample: Path, folder: Path) -> Path:
-    """Page 1 of ``sample``, printed and scanned: a picture at 150 dpi, no text at all."""
-    subprocess.run(
-        ["pdftoppm", "-r", "150", "-png", "-f", "1", "-l", "1", str(sample), str(folder / "p")],
-        check=True,
-    )
-    (image,) = folder.glob("p*.png")
-    out = folder / "scan.pdf"
-    # img2pdf (Debian's package, in CI's setup) wraps the picture without re-encoding it.
-    subprocess.run(["img2pdf", "--imgsize", "150dpi", "-o", str(out), str(image)], check=True)
-    return out
-
-
 @pytest.fixture(scope="module")
 def scan(tmp_path_factory: pytest.TempPathFactory, samples_dir: Path) -> Path:
     return make_scan(samples_dir / "cong-van-cai-cach-hanh-chinh.pdf", tmp_path_factory.mktemp("s"))
@@ -370,7 +348,7 @@ def sample_blanks(samples_dir: Path) -> IssueBlanks:
 def test_a_scan_says_how_to_give_the_blanks(scan: Path, tmp_path: Path) -> None:
     with pytest.raises(BlanksNotFoundError, match="point"):
         prepare_draft(scan, tmp_path / "draft.pdf")
-    result = congvan("prepare", scan, "-o", tmp_path / "draft.pdf")
+    result = run_cli("prepare", scan, "-o", tmp_path / "draft.pdf")
     assert result.returncode == 1
     assert_one_clear_line(result)
     assert "--number-box" in result.stderr and "không tìm thấy" in result.stderr
@@ -406,7 +384,7 @@ def test_the_command_line_takes_the_boxes(
         return f"{blank.x1},{blank.y1},{blank.x2 - blank.x1},{blank.y2 - blank.y1}"
 
     draft = tmp_path / "draft.pdf"
-    result = congvan(
+    result = run_cli(
         "prepare",
         scan,
         "-o",
@@ -420,7 +398,7 @@ def test_the_command_line_takes_the_boxes(
     )
     assert result.returncode == 0, result.stderr
     assert "nhập tay: số, ngày, tháng" in result.stdout
-    bad = congvan("prepare", scan, "-o", draft, "--number-box", "129,6;697,5")
+    bad = run_cli("prepare", scan, "-o", draft, "--number-box", "129,6;697,5")
     assert bad.returncode == 2 and "x,y,rộng,cao" in bad.stderr and "Traceback" not in bad.stderr
 
 

@@ -3,38 +3,12 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
-P12_DIR = ROOT / "certs" / "dev" / "p12"
-PIN_ENV = {"CONGVAN_TEST_PIN": "congvan-dev"}
-
-
-def congvan(
-    *args: str | Path, env: dict[str, str] | None = None
-) -> subprocess.CompletedProcess[str]:
-    full_env = {**os.environ, "CONGVAN_ENV": "development", **(env or {})}
-    full_env.pop("CONGVAN_DEBUG", None)
-    return subprocess.run(
-        [sys.executable, "-m", "exchange.cli", *map(str, args)],
-        capture_output=True,
-        text=True,
-        env=full_env,
-        timeout=120,
-        check=False,
-    )
-
-
-def assert_one_clear_line(result: subprocess.CompletedProcess[str]) -> None:
-    assert "Traceback" not in result.stderr
-    lines = [line for line in result.stderr.splitlines() if line.strip()]
-    assert len(lines) == 1, result.stderr
-    assert lines[0].startswith("congvan: ")
+from tests.support.cli import P12_DIR, PIN_ENV, ROOT, assert_one_clear_line, run_cli
 
 
 @pytest.fixture(scope="module")
@@ -42,7 +16,7 @@ def signed_pdf(
     tmp_path_factory: pytest.TempPathFactory, sample_pdf: Path, dev_services: str
 ) -> Path:
     out = tmp_path_factory.mktemp("cli") / "signed.pdf"
-    result = congvan(
+    result = run_cli(
         "sign",
         sample_pdf,
         "-o",
@@ -63,14 +37,14 @@ def signed_pdf(
 
 
 def test_verify_passes_a_signed_document_with_exit_0(signed_pdf: Path) -> None:
-    result = congvan("verify", signed_pdf, "--offline")
+    result = run_cli("verify", signed_pdf, "--offline")
     assert result.returncode == 0, result.stdout + result.stderr
     assert "HỢP LỆ" in result.stdout
     assert result.stderr == ""
 
 
 def test_verify_json_follows_the_contract(signed_pdf: Path) -> None:
-    result = congvan("verify", signed_pdf, "--offline", "--json")
+    result = run_cli("verify", signed_pdf, "--offline", "--json")
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)
     assert {"verdict", "reason", "modified_after_signing", "signatures"} <= report.keys()
@@ -111,14 +85,14 @@ def test_verify_fails_a_modified_document_with_exit_1(signed_pdf: Path, tmp_path
     data[position] ^= 0x01
     forged = tmp_path / "forged.pdf"
     forged.write_bytes(bytes(data))
-    result = congvan("verify", forged, "--offline")
+    result = run_cli("verify", forged, "--offline")
     assert result.returncode == 1
     assert_one_clear_line(result)
     assert "KHÔNG HỢP LỆ" in result.stdout
 
 
 def test_verify_fails_an_unsigned_document_with_exit_1(sample_pdf: Path) -> None:
-    result = congvan("verify", sample_pdf, "--offline", "--json")
+    result = run_cli("verify", sample_pdf, "--offline", "--json")
     assert result.returncode == 1
     assert json.loads(result.stdout)["verdict"] == "failed"
     assert_one_clear_line(result)
@@ -132,13 +106,13 @@ def test_verify_fails_an_unsigned_document_with_exit_1(sample_pdf: Path) -> None
 def test_verify_unreadable_input_exits_2(tmp_path: Path, content: bytes) -> None:
     path = tmp_path / "bad.pdf"
     path.write_bytes(content)
-    result = congvan("verify", path, "--offline")
+    result = run_cli("verify", path, "--offline")
     assert result.returncode == 2
     assert_one_clear_line(result)
 
 
 def test_verify_missing_file_exits_2(tmp_path: Path) -> None:
-    result = congvan("verify", tmp_path / "missing.pdf")
+    result = run_cli("verify", tmp_path / "missing.pdf")
     assert result.returncode == 2
     assert "Traceback" not in result.stderr
 
@@ -148,14 +122,14 @@ def test_verify_several_files_reports_each_and_exits_with_the_worst(
 ) -> None:
     empty = tmp_path / "empty.pdf"
     empty.write_bytes(b"")
-    result = congvan("verify", signed_pdf, sample_pdf, empty, "--offline", "--json")
+    result = run_cli("verify", signed_pdf, sample_pdf, empty, "--offline", "--json")
     assert result.returncode == 2
     verdicts = [json.loads(line)["verdict"] for line in result.stdout.splitlines()]
     assert verdicts == ["passed", "failed", "failed"]
 
 
 def test_verify_in_production_mode_does_not_trust_the_development_root(signed_pdf: Path) -> None:
-    result = congvan("verify", signed_pdf, "--offline", "--json", env={"CONGVAN_ENV": "production"})
+    result = run_cli("verify", signed_pdf, "--offline", "--json", env={"CONGVAN_ENV": "production"})
     assert result.returncode == 1
     report = json.loads(result.stdout)
     assert report["verdict"] == "failed"
@@ -164,7 +138,7 @@ def test_verify_in_production_mode_does_not_trust_the_development_root(signed_pd
 
 def test_verify_production_mode_trusts_an_explicit_root(signed_pdf: Path) -> None:
     root = ROOT / "certs" / "dev" / "certs" / "vn-dev-root.cert.pem"
-    result = congvan(
+    result = run_cli(
         "verify", signed_pdf, "--offline", "--trust", root, env={"CONGVAN_ENV": "production"}
     )
     assert result.returncode == 0, result.stderr
@@ -172,7 +146,7 @@ def test_verify_production_mode_trusts_an_explicit_root(signed_pdf: Path) -> Non
 
 def test_sign_with_wrong_pin_is_a_clear_error(sample_pdf: Path, tmp_path: Path) -> None:
     out = tmp_path / "out.pdf"
-    result = congvan(
+    result = run_cli(
         "sign",
         sample_pdf,
         "-o",
@@ -192,7 +166,7 @@ def test_sign_with_wrong_pin_is_a_clear_error(sample_pdf: Path, tmp_path: Path) 
 
 
 def test_sign_with_unset_pin_variable_is_a_clear_error(sample_pdf: Path, tmp_path: Path) -> None:
-    result = congvan(
+    result = run_cli(
         "sign",
         sample_pdf,
         "-o",
@@ -211,7 +185,7 @@ def test_sign_a_non_pdf_exits_2_and_writes_nothing(tmp_path: Path) -> None:
     source = tmp_path / "note.pdf"
     source.write_text("đây không phải PDF")
     out = tmp_path / "out.pdf"
-    result = congvan(
+    result = run_cli(
         "sign",
         source,
         "-o",
@@ -233,7 +207,7 @@ def test_sign_a_non_pdf_exits_2_and_writes_nothing(tmp_path: Path) -> None:
 def test_sign_with_a_missing_credential_file_is_a_clear_error(
     sample_pdf: Path, tmp_path: Path
 ) -> None:
-    result = congvan(
+    result = run_cli(
         "sign",
         sample_pdf,
         "-o",
@@ -251,11 +225,11 @@ def test_sign_with_a_missing_credential_file_is_a_clear_error(
 def test_demo_issues_the_sample_with_both_signatures_passing(
     tmp_path: Path, dev_services: str
 ) -> None:
-    result = congvan("demo", "--output-dir", tmp_path)
+    result = run_cli("demo", "--output-dir", tmp_path)
     assert result.returncode == 0, result.stderr
     assert "HỢP LỆ" in result.stdout
     issued = tmp_path / "2-da-ban-hanh.pdf"
-    report = json.loads(congvan("verify", issued, "--json").stdout)
+    report = json.loads(run_cli("verify", issued, "--json").stdout)
     assert report["verdict"] == "passed"
     signers = [s["signer"]["organization"] for s in report["signatures"] if s["signer"]]
     assert signers.count("Ủy ban nhân dân huyện Tân Phú Đông") == 2
@@ -272,8 +246,8 @@ def test_prepare_sign_issue_from_the_command_line(
     assets = ROOT / "certs" / "dev" / "assets"
     draft, signed = tmp_path / "draft.pdf", tmp_path / "signed.pdf"
     counter = tmp_path / "so-di.json"
-    assert congvan("prepare", sample_pdf, "-o", draft).returncode == 0
-    result = congvan(
+    assert run_cli("prepare", sample_pdf, "-o", draft).returncode == 0
+    result = run_cli(
         "sign",
         draft,
         "-o",
@@ -293,7 +267,7 @@ def test_prepare_sign_issue_from_the_command_line(
     assert result.returncode == 0, result.stderr
     numbers = []
     for name in ("issued-1.pdf", "issued-2.pdf"):
-        result = congvan(
+        result = run_cli(
             "issue",
             signed,
             "-o",
@@ -314,14 +288,14 @@ def test_prepare_sign_issue_from_the_command_line(
         assert result.returncode == 0, result.stderr
         numbers.append(json.loads(result.stdout)["number"])
     assert numbers == [1, 2]
-    verified = congvan("verify", tmp_path / "issued-2.pdf", "--offline")
+    verified = run_cli("verify", tmp_path / "issued-2.pdf", "--offline")
     assert verified.returncode == 0, verified.stdout
 
 
 def test_issue_of_an_unprepared_document_is_one_clear_error(
     signed_pdf: Path, tmp_path: Path
 ) -> None:
-    result = congvan(
+    result = run_cli(
         "issue",
         signed_pdf,
         "-o",
@@ -343,7 +317,7 @@ def test_issue_of_an_unprepared_document_is_one_clear_error(
 
 def test_sign_into_a_missing_folder_names_the_folder(sample_pdf: Path, tmp_path: Path) -> None:
     missing = tmp_path / "khong-co"
-    result = congvan(
+    result = run_cli(
         "sign",
         sample_pdf,
         "-o",
@@ -364,7 +338,7 @@ def test_sign_into_a_missing_folder_names_the_folder(sample_pdf: Path, tmp_path:
 def test_sign_with_an_image_that_is_not_a_png_is_a_clear_error(
     sample_pdf: Path, tmp_path: Path
 ) -> None:
-    result = congvan(
+    result = run_cli(
         "sign",
         sample_pdf,
         "-o",

@@ -8,7 +8,6 @@ from __future__ import annotations
 import os
 import socket
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -34,14 +33,8 @@ from signer.fetching import service_url
 from signer.signing import SignOptions, sign_pdf
 from signer.trust import load_trust
 from signer.verification import verify_pdf
-
-ROOT = Path(__file__).resolve().parent.parent
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+from tests.support.cli import run_cli
+from tests.support.processes import free_port
 
 
 @pytest.fixture
@@ -50,19 +43,9 @@ def nowhere() -> str:
     return f"http://127.0.0.1:{free_port()}"
 
 
-def congvan(*args: str | Path, services: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "CONGVAN_ENV": "development", DEV_SERVICES_ENV: services}
-    env.update(CONGVAN_TEST_PIN=DEV_PASSPHRASE)
-    env.pop("CONGVAN_DEBUG", None)
-    return subprocess.run(
-        [sys.executable, "-m", "exchange.cli", *map(str, args)],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=ROOT,
-        timeout=120,
-        check=False,
-    )
+def congvan_using(*args: str | Path, services: str) -> subprocess.CompletedProcess[str]:
+    """`congvan ARGS` sent to the development services at `services`."""
+    return run_cli(*args, env={DEV_SERVICES_ENV: services, "CONGVAN_TEST_PIN": DEV_PASSPHRASE})
 
 
 def one_line(result: subprocess.CompletedProcess[str]) -> str:
@@ -133,7 +116,7 @@ def test_signing_without_the_services_says_how_to_start_them(
     out = tmp_path / "out.pdf"
     credential = dev_p12_path("agency-tpd")
     args = [command, sample_pdf, "-o", out, "--credential", credential, "--pin-env"]
-    result = congvan(*args, "CONGVAN_TEST_PIN", services=nowhere)
+    result = congvan_using(*args, "CONGVAN_TEST_PIN", services=nowhere)
     assert result.returncode == 1
     line = one_line(result)
     assert "congvan dev-pki serve" in line and nowhere in line and "--level b-b" in line
@@ -143,13 +126,15 @@ def test_signing_without_the_services_says_how_to_start_them(
 def test_b_b_needs_no_services(nowhere: str, sample_pdf: Path, tmp_path: Path) -> None:
     out = tmp_path / "out.pdf"
     args = ["sign", sample_pdf, "-o", out, "--credential", dev_p12_path("agency-tpd")]
-    result = congvan(*args, "--pin-env", "CONGVAN_TEST_PIN", "--level", "b-b", services=nowhere)
+    result = congvan_using(
+        *args, "--pin-env", "CONGVAN_TEST_PIN", "--level", "b-b", services=nowhere
+    )
     assert result.returncode == 0, result.stderr
     assert out.exists()
 
 
 def test_help_says_what_happens_without_the_services() -> None:
-    result = congvan("sign", "--help", services=DEV_SERVICES_URL)
+    result = congvan_using("sign", "--help", services=DEV_SERVICES_URL)
     assert "congvan dev-pki serve" in result.stdout and "b-b" in result.stdout
 
 
@@ -162,7 +147,7 @@ def test_a_malformed_variable_is_one_clear_line(sample_pdf: Path, tmp_path: Path
         "--credential",
         dev_p12_path("agency-tpd"),
     ]
-    result = congvan(*args, "--pin-env", "CONGVAN_TEST_PIN", services="localhost-8790")
+    result = congvan_using(*args, "--pin-env", "CONGVAN_TEST_PIN", services="localhost-8790")
     assert result.returncode == 1
     assert DEV_SERVICES_ENV in one_line(result)
 

@@ -41,7 +41,7 @@ from signer.devpki import (
     dev_tsa_url,
     relocated_dev_url,
 )
-from tests.devservices import fetching_context
+from tests.support.devservices import fetching_context
 
 GEN = load_generator()
 LABELS = tuple(GEN.key_types())
@@ -239,9 +239,11 @@ def test_the_pki_folder_follows_its_variable_when_used_not_at_import(
     assert dev_root_path() == checkout / "certs" / "vn-dev-root.cert.pem"
 
 
-def test_regenerating_with_the_same_keys_gives_identical_certificates(tmp_path: Path) -> None:
+def test_regenerating_with_the_same_keys_gives_identical_certificates(
+    tmp_path: Path, runner: CliRunner
+) -> None:
     shutil.copytree(dev_pki_dir() / "keys", tmp_path / "keys")
-    result = CliRunner().invoke(dev_pki_group, ["generate", "--out", str(tmp_path)])
+    result = runner.invoke(dev_pki_group, ["generate", "--out", str(tmp_path)])
     assert result.exit_code == 0, result.output
     for label in LABELS:
         assert (tmp_path / "certs" / f"{label}.cert.pem").read_bytes() == (

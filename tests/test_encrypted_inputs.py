@@ -19,16 +19,10 @@ from signer.issuing import InMemoryCounter, find_issue_blanks, issue_document, p
 from signer.signing import SignOptions, sign_pdf
 from signer.trust import load_trust
 from signer.verification import verify_pdf
-from tests.test_cli import P12_DIR, PIN_ENV, assert_one_clear_line, congvan
+from tests.support.cli import P12_DIR, PIN_ENV, assert_one_clear_line, run_cli
+from tests.support.pdfs import encrypt
 
 ISSUED_AT = datetime(2026, 11, 27, 2, 15, tzinfo=UTC)
-
-
-def encrypt(source: Path, target: Path, *, user: str = "", r: int = 6) -> Path:
-    """``source`` encrypted as "protected" exports are: an owner password, a user password."""
-    with pikepdf.open(source) as pdf:
-        pdf.save(target, encryption=pikepdf.Encryption(owner="chu-so-huu", user=user, R=r))
-    return target
 
 
 @pytest.fixture(scope="module")
@@ -154,9 +148,9 @@ def _credential_args() -> list[str | Path]:
 def test_the_command_line_answers_every_encrypted_case_in_one_line(
     tmp_path: Path, owner_only: Path, with_password: Path, signed_encrypted: Path
 ) -> None:
-    prepared = congvan("prepare", owner_only, "-o", tmp_path / "draft.pdf")
+    prepared = run_cli("prepare", owner_only, "-o", tmp_path / "draft.pdf")
     assert prepared.returncode == 0, prepared.stderr
-    signed = congvan(
+    signed = run_cli(
         "sign",
         owner_only,
         "-o",
@@ -167,7 +161,7 @@ def test_the_command_line_answers_every_encrypted_case_in_one_line(
         env=PIN_ENV,
     )
     assert signed.returncode == 0, signed.stderr
-    verified = congvan("verify", "--offline", signed_encrypted)
+    verified = run_cli("verify", "--offline", signed_encrypted)
     assert verified.returncode == 0, verified.stderr
 
     for command in (
@@ -186,11 +180,11 @@ def test_the_command_line_answers_every_encrypted_case_in_one_line(
         ],
         ["verify", "--offline", with_password],
     ):
-        result = congvan(*command, env=PIN_ENV)
+        result = run_cli(*command, env=PIN_ENV)
         assert result.returncode == 2, (command[0], result.stderr)
         assert_one_clear_line(result)
         assert "bảo vệ bằng mật khẩu" in result.stderr, result.stderr
-    refused = congvan(
+    refused = run_cli(
         "sign",
         signed_encrypted,
         "-o",

@@ -25,7 +25,7 @@ from typing import Any
 import pytest
 
 from exchange.dev_data import DEV_PASSWORD
-from tests.attacks import replace_page_content
+from tests.support.attacks import replace_page_content
 
 COMMUNES = [
     "DEV.TPD.X01",

@@ -22,7 +22,7 @@ from exchange.errors import (
 from exchange.models import Delivery, Document, Job, Receipt, Register, StoredFile
 from exchange.services import deliveries, documents, mailboxes, sending
 from signer.receipts import verify_receipt
-from tests.exchange_world import PIN, World, build_world
+from tests.support.world import PIN, World
 
 pytestmark = pytest.mark.usefixtures("dev_services")
 
@@ -32,11 +32,6 @@ LETTER = documents.DraftInput(
     subject="Về việc đẩy mạnh cải cách hành chính năm 2026",
     urgency=1,
 )
-
-
-@pytest.fixture
-def world(session_factory: Any, tmp_path: Path) -> World:
-    return build_world(session_factory, tmp_path)
 
 
 def _draft(world: World, session: Any, pdf: Path, **kwargs: Any) -> Document:
@@ -254,7 +249,7 @@ def test_idempotency_key_gives_one_document(world: World, sample_pdf: Path) -> N
 
 def _forge(issued: bytes) -> bytes:
     """Content changed after signing: page 1 gets other text in a later revision."""
-    from tests.attacks import replace_page_content
+    from tests.support.attacks import replace_page_content
 
     return replace_page_content(issued)
 

@@ -12,8 +12,8 @@ from exchange.enums import DeliveryStatus
 from exchange.errors import ValidationError
 from exchange.models import Agency, User
 from exchange.services import documents, mailboxes, sending
-from tests.exchange_world import World, build_world
-from tests.softhsm import EC_LABEL, RSA_LABEL, USER_PIN, token_uri
+from tests.support.softhsm import EC_LABEL, RSA_LABEL, USER_PIN, token_uri
+from tests.support.world import World, build_world
 
 pytestmark = pytest.mark.usefixtures("dev_services")
 

@@ -1,7 +1,7 @@
 """Hybrid-reference files, what Microsoft Word and Excel export: signed, issued and verified.
 
 They are accepted only where a reader of classic tables and a reader of cross-reference streams
-see the same document (signer/hybrid.py); the shadow variants of tests/hybrid.py, and hybrid
+see the same document (signer/hybrid.py); the shadow variants of tests/support/hybrid.py, and hybrid
 updates appended after a signature, must fail with a reason naming the difference.
 """
 
@@ -29,8 +29,8 @@ from signer.issuing import InMemoryCounter, issue_document, prepare_draft
 from signer.signing import SignOptions, sign_pdf
 from signer.trust import load_trust
 from signer.verification import VerificationReport, verify_pdf
-from tests import attacks
-from tests.hybrid import make_hybrid
+from tests.support import attacks
+from tests.support.hybrid import make_hybrid
 
 ISSUED_AT = datetime(2026, 11, 27, 2, 15, tzinfo=UTC)
 

@@ -29,8 +29,8 @@ from signer.pagetext import read_page_text
 from signer.signing import SignOptions, sign_pdf
 from signer.trust import load_trust
 from signer.verification import VerificationReport, verify_pdf
-from tests import attacks
-from tests.devservices import dev_tsa_url, fetching_context
+from tests.support import attacks
+from tests.support.devservices import dev_tsa_url, fetching_context
 
 # Where page 1 of the sample letter prints nothing (checked below), and where it prints text.
 EMPTY_AREA = (330.0, 40.0, 520.0, 60.0)

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import threading
 from pathlib import Path
-from typing import Any
 
 import pytest
 from pyhanko.pdf_utils.reader import PdfFileReader
@@ -17,17 +16,12 @@ from exchange.errors import ServiceUnavailableError
 from exchange.models import Document
 from exchange.services import documents
 from signer.fields import NUMBER_FIELD
-from tests.exchange_world import PIN, World, build_world
+from tests.support.world import PIN, World
 
 pytestmark = [pytest.mark.usefixtures("dev_services"), pytest.mark.slow]
 
 CLERKS = 20
 FAILING = {3, 7, 11, 15, 19}
-
-
-@pytest.fixture
-def world(session_factory: Any, tmp_path: Path) -> World:
-    return build_world(session_factory, tmp_path)
 
 
 def _printed_number(path: Path) -> str:

@@ -6,6 +6,7 @@
 - No module imports an underscore (private) name from another module of the project.
 - The pure modules of `exchange` (rules without I/O) import no SQLAlchemy, not even through
   another module of the project.
+- No module imports a test module: what tests share is in tests/support/ and tests/conftest.py.
 
 Each rule has a test proving its check catches a violation.
 """
@@ -21,7 +22,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 FORBIDDEN_IN_SIGNER = {"flask", "sqlalchemy", "exchange", "werkzeug", "alembic"}
-# The source trees whose modules make up the project (tests included: they import one another).
+# The source trees whose modules make up the project (tests included: they import helpers).
 PROJECT_PACKAGES = ("signer", "exchange", "tests")
 # Modules of `exchange` holding rules, values and settings only: no database, no web framework.
 EXCHANGE_PURE_MODULES = (
@@ -209,6 +210,20 @@ def private_imports(graph: Mapping[str, list[ImportLine]]) -> list[str]:
     ]
 
 
+def is_test_module(module: str) -> bool:
+    return module.rsplit(".", 1)[-1].startswith("test_")
+
+
+def imports_of_test_modules(graph: Mapping[str, list[ImportLine]]) -> list[str]:
+    """Imports of a test module (`test_*.py`) by any other module."""
+    return [
+        f"{line.importer}:{line.line} imports {line.module}"
+        for lines in graph.values()
+        for line in lines
+        if line.module in graph and line.module != line.importer and is_test_module(line.module)
+    ]
+
+
 def reached_frameworks(
     graph: Mapping[str, list[ImportLine]], start: str, forbidden: set[str]
 ) -> list[str]:
@@ -250,6 +265,13 @@ def test_no_import_cycles(project_graph: dict[str, list[ImportLine]]) -> None:
 def test_no_private_names_imported(project_graph: dict[str, list[ImportLine]]) -> None:
     taken = private_imports(project_graph)
     assert not taken, "private names taken from other modules:\n" + "\n".join(taken)
+
+
+def test_no_module_imports_a_test_module(project_graph: dict[str, list[ImportLine]]) -> None:
+    taken = imports_of_test_modules(project_graph)
+    assert not taken, "test modules imported (move what they share to tests/support/):\n" + (
+        "\n".join(taken)
+    )
 
 
 @pytest.mark.parametrize("module", EXCHANGE_PURE_MODULES)
@@ -333,3 +355,21 @@ def test_purity_check_catches_a_database_import_through_another_module(tmp_path:
         "pkg.rules → pkg.models → pkg.db imports sqlalchemy (line 1)",
     ]
     assert reached_frameworks(graph, "pkg.clean", FORBIDDEN_IN_PURE) == []
+
+
+def test_test_module_check_catches_a_test_importing_another(tmp_path: Path) -> None:
+    _write(
+        tmp_path,
+        {
+            "tests/__init__.py": "",
+            "tests/support/__init__.py": "",
+            "tests/support/cli.py": "def run_cli(): ...\n",
+            "tests/test_a.py": "from tests.support.cli import run_cli\ndef helper(): ...\n",
+            "tests/test_b.py": "from tests.test_a import helper\n",
+            "tests/test_c.py": "def go():\n    from tests import test_a\n",
+        },
+    )
+    assert imports_of_test_modules(import_graph(tmp_path, ["tests"])) == [
+        "tests.test_b:1 imports tests.test_a",
+        "tests.test_c:2 imports tests.test_a",
+    ]

@@ -15,24 +15,10 @@ from pyhanko.pdf_utils.writer import PdfFileWriter
 from pyhanko.sign.general import SigningError as PyHankoSigningError
 
 from signer.messages import pdf_error_message, signing_error_message
-from tests.hybrid import make_hybrid
-from tests.test_cli import P12_DIR, PIN_ENV, assert_one_clear_line, congvan
-from tests.test_encrypted_inputs import encrypt
-
-VIETNAMESE = re.compile(r"[ăâđêôơưàáảãạằắẳẵặầấẩẫậèéẻẽẹềếểễệìíỉĩịòóỏõọồốổỗộờớởỡợùúủũụừứửữựỳýỷỹỵ]")
-# Words that start or make up the English messages of pyHanko, pdfminer and Python.
-ENGLISH = re.compile(
-    r"\b(the|cannot|could|error|failed|attempting|not found|invalid|unexpected|object|"
-    r"stream|while|is|are|no)\b",
-    re.IGNORECASE,
-)
-
-
-def assert_vietnamese(message: str) -> None:
-    """Our words first (Vietnamese, no English sentence); the library's detail may follow."""
-    own = message.split("(chi tiết:")[0]
-    assert VIETNAMESE.search(own), message
-    assert not ENGLISH.search(own.replace("PDF", "")), message
+from tests.support.cli import P12_DIR, PIN_ENV, assert_one_clear_line, run_cli
+from tests.support.hybrid import make_hybrid
+from tests.support.messages import assert_vietnamese
+from tests.support.pdfs import encrypt
 
 
 def _no_pages() -> bytes:
@@ -92,7 +78,7 @@ def test_a_broken_pdf_gets_one_vietnamese_line_and_a_failing_exit(
             "CONGVAN_TEST_PIN",
             *(["--counter", tmp_path / "so.json"] * (command == "issue")),
         ]
-    result = congvan(*args, env=PIN_ENV)
+    result = run_cli(*args, env=PIN_ENV)
     assert result.returncode != 0, result.stdout
     assert_one_clear_line(result)
     assert "lỗi nội bộ" not in result.stderr

@@ -15,16 +15,16 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
-from asn1crypto import pem, x509
+from asn1crypto import x509
 from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.sign.validation import validate_pdf_signature
 from pyhanko_certvalidator import ValidationContext
 
 from signer.credentials import Credential, load_credential
-from signer.devpki import dev_key_path, dev_root_path
+from signer.devpki import dev_key_path
 from signer.errors import CredentialError, WrongPinError
 from signer.signing import sign_pdf
-from tests.softhsm import (
+from tests.support.softhsm import (
     EC_LABEL,
     FRESH_TOKEN,
     OTHER_TOKEN,
@@ -34,11 +34,6 @@ from tests.softhsm import (
     USER_PIN,
     token_uri,
 )
-
-
-@pytest.fixture(scope="session")
-def dev_root() -> x509.Certificate:
-    return x509.Certificate.load(pem.unarmor(dev_root_path().read_bytes())[2])
 
 
 @pytest.fixture

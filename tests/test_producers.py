@@ -3,7 +3,7 @@ Office-style hybrid files and a scanner make it, each one drafted, signed by the
 issued (number, date, seal, agency signature), verified by congvan and by poppler, and
 rendered; and each one signed twice by another tool (plain pyHanko) and verified here.
 
-The files are made by tests/producers.py once per session; a missing program fails the test
+The files are made by tests/support/producers.py once per session; a missing program fails the test
 (run .ci/setup), it is never skipped.
 """
 
@@ -32,8 +32,8 @@ from signer.issuing.blanks import Blank
 from signer.signing import SignOptions, sign_pdf
 from signer.trust import load_trust
 from signer.verification import VerificationReport, verify_pdf
-from tests import producers
-from tests.producers import BY_NAME, PRODUCERS, Producer, ProducerMatrix
+from tests.support import producers
+from tests.support.producers import BY_NAME, PRODUCERS, Producer, ProducerMatrix
 
 NAMES = [producer.name for producer in PRODUCERS]
 # 27 November 2026, 09:15 in Vietnam.

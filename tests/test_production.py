@@ -14,7 +14,8 @@ from typing import Any
 import pytest
 
 from signer.devpki import dev_cert_path
-from tests.test_serve import clean_env, free_port, http
+from tests.support.cli import run_cli
+from tests.support.processes import clean_env, free_port, http
 
 pytestmark = pytest.mark.slow
 
@@ -33,20 +34,10 @@ def production_env(database_url: str, tmp_path: Path, **extra: str) -> dict[str,
     )
 
 
-def congvan(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "exchange.cli", *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-
-
 @pytest.fixture
 def gunicorn(engine: Any, database_url: str, tmp_path: Path) -> Iterator[str]:
     env = production_env(database_url, tmp_path)
-    migrated = congvan(env, "migrate")
+    migrated = run_cli("migrate", environ=env)
     assert migrated.returncode == 0, migrated.stderr
     port = free_port()
     log = (tmp_path / "gunicorn.log").open("wb")
@@ -97,8 +88,8 @@ def test_the_worker_runs_against_the_production_database(
     engine: Any, database_url: str, tmp_path: Path
 ) -> None:
     env = production_env(database_url, tmp_path)
-    assert congvan(env, "migrate").returncode == 0
-    run = congvan(env, "worker", "--once")
+    assert run_cli("migrate", environ=env).returncode == 0
+    run = run_cli("worker", "--once", environ=env)
     assert run.returncode == 0, run.stderr
 
 
@@ -114,7 +105,7 @@ def test_production_refuses_to_start_on_development_settings(
 ) -> None:
     env = {**production_env(database_url, tmp_path), **change}
     for command in (("worker", "--once"), ("migrate",)):
-        run = congvan(env, *command)
+        run = run_cli(*command, environ=env)
         assert run.returncode != 0 and words in run.stderr, (command, run.stderr)
         assert "Traceback" not in run.stderr
     gunicorn = subprocess.run(

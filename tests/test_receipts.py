@@ -6,11 +6,9 @@ import asyncio
 import dataclasses
 import hashlib
 import json
-import os
 import random
 import shutil
 import subprocess
-import sys
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
@@ -30,6 +28,7 @@ from signer.receipts import (
     verify_receipt,
 )
 from signer.trust import TrustSettings, load_trust
+from tests.support.cli import run_cli
 
 ROOT = Path(__file__).resolve().parents[1]
 AT = datetime(2026, 3, 2, 1, 30, 15, 250000, tzinfo=UTC)
@@ -63,11 +62,6 @@ def make_content(
 
 def credential(label: str) -> Credential:
     return load_credential(dev_p12_path(label), DEV_PASSPHRASE)
-
-
-@pytest.fixture(scope="module")
-def trust() -> TrustSettings:
-    return load_trust(development=True)
 
 
 @pytest.fixture(scope="module")
@@ -371,7 +365,7 @@ def test_detached_signature_is_unreadable(trust: TrustSettings) -> None:
 
 
 def test_pkcs11_credentials_sign_receipts(softhsm: str, trust: TrustSettings) -> None:
-    from tests.softhsm import USER_PIN, token_uri
+    from tests.support.softhsm import USER_PIN, token_uri
 
     for label, algorithm in (
         ("agency-tpd", "rsassa_pss"),
@@ -418,21 +412,6 @@ def test_openssl_verifies_the_receipt_and_rejects_a_forgery(
 # --- the command line, run as a user runs it -----------------------------------------------------
 
 
-def congvan(
-    *args: str | Path, env: dict[str, str] | None = None
-) -> subprocess.CompletedProcess[str]:
-    full_env = {**os.environ, "CONGVAN_ENV": "development", **(env or {})}
-    full_env.pop("CONGVAN_DEBUG", None)
-    return subprocess.run(
-        [sys.executable, "-m", "exchange.cli", *map(str, args)],
-        capture_output=True,
-        text=True,
-        env=full_env,
-        timeout=120,
-        check=False,
-    )
-
-
 @pytest.fixture(scope="module")
 def receipt_files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     # Signed now: the CLI checks against the machine's clock.
@@ -453,7 +432,7 @@ def receipt_files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 
 
 def test_cli_verify_reports_in_vietnamese_and_exits_0(receipt_files: dict[str, Path]) -> None:
-    result = congvan(
+    result = run_cli(
         "receipt", "verify", receipt_files["good"], "--document", receipt_files["document"]
     )
     assert result.returncode == 0, result.stderr
@@ -471,20 +450,20 @@ def test_cli_verify_reports_in_vietnamese_and_exits_0(receipt_files: dict[str, P
 def test_cli_verify_failed_exits_1_and_unreadable_exits_2(
     receipt_files: dict[str, Path],
 ) -> None:
-    failed = congvan("receipt", "verify", receipt_files["impostor"])
+    failed = run_cli("receipt", "verify", receipt_files["impostor"])
     assert failed.returncode == 1
     assert "Kết quả: KHÔNG HỢP LỆ" in failed.stdout
     assert "chỉ cơ quan nhận mới được ký biên nhận của mình" in failed.stdout
     assert "Nội dung dưới đây KHÔNG được chữ ký hợp lệ xác nhận:" in failed.stdout
     assert failed.stderr.startswith("congvan: ") and "Traceback" not in failed.stderr
 
-    wrong_document = congvan(
+    wrong_document = run_cli(
         "receipt", "verify", receipt_files["good"], "--document", receipt_files["garbage"]
     )
     assert wrong_document.returncode == 1
     assert "biên nhận nói về một văn bản khác" in wrong_document.stdout
 
-    mixed = congvan("receipt", "verify", receipt_files["good"], receipt_files["garbage"], "--json")
+    mixed = run_cli("receipt", "verify", receipt_files["good"], receipt_files["garbage"], "--json")
     assert mixed.returncode == 2
     assert "Traceback" not in mixed.stderr
     reports = [json.loads(line) for line in mixed.stdout.splitlines()]
@@ -496,20 +475,20 @@ def test_cli_verify_failed_exits_1_and_unreadable_exits_2(
 
 def test_cli_in_production_trusts_only_the_given_roots(receipt_files: dict[str, Path]) -> None:
     production = {"CONGVAN_ENV": "production"}
-    untrusted = congvan("receipt", "verify", receipt_files["good"], env=production)
+    untrusted = run_cli("receipt", "verify", receipt_files["good"], env=production)
     assert untrusted.returncode == 1
     assert "chứng thư số không do tổ chức tin cậy cấp" in untrusted.stdout
-    trusted = congvan(
+    trusted = run_cli(
         "receipt", "verify", receipt_files["good"], "--trust", dev_root_path(), env=production
     )
     assert trusted.returncode == 0, trusted.stdout
 
 
 def test_cli_show_prints_the_content(receipt_files: dict[str, Path]) -> None:
-    shown = congvan("receipt", "show", receipt_files["good"])
+    shown = run_cli("receipt", "show", receipt_files["good"])
     assert shown.returncode == 0, shown.stderr
     assert "CHƯA KIỂM TRA CHỮ KÝ" in shown.stdout
     assert "Trạng thái: 03 (đã vào sổ)" in shown.stdout
-    garbage = congvan("receipt", "show", receipt_files["garbage"])
+    garbage = run_cli("receipt", "show", receipt_files["garbage"])
     assert garbage.returncode == 2
     assert garbage.stderr.count("\n") == 1 and "Traceback" not in garbage.stderr

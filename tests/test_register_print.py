@@ -6,7 +6,6 @@ import re
 import shutil
 import subprocess
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -14,7 +13,7 @@ from exchange.enums import DeliveryStatus, RegisterKind
 from exchange.services import deliveries, documents, mailboxes, sending
 from exchange.services.registers import export_register
 from signer.issuing import vietnam_date
-from tests.exchange_world import PIN, World, build_world
+from tests.support.world import PIN, World
 
 pytestmark = pytest.mark.usefixtures("dev_services")
 
@@ -55,11 +54,6 @@ def _print_to_pdf(html: str, directory: Path) -> tuple[str, tuple[float, float]]
     size = next(line for line in info.stdout.splitlines() if line.startswith("Page size:"))
     width, _, height = size.split(":", 1)[1].split()[:3]
     return text, (float(width), float(height))
-
-
-@pytest.fixture
-def world(session_factory: Any, tmp_path: Path) -> World:
-    return build_world(session_factory, tmp_path)
 
 
 def test_registers_print_in_the_official_layout(

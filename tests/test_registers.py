@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
-import os
 import subprocess
-import sys
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -36,6 +34,7 @@ from exchange.services.registers import (
 from signer.credentials import load_credential
 from signer.devpki import DEV_PASSPHRASE, dev_p12_path
 from signer.issuing import NumberSource, issue_document, prepare_draft, vietnam_date
+from tests.support.cli import run_cli
 
 OUT = RegisterKind.OUTGOING
 IN = RegisterKind.INCOMING
@@ -466,16 +465,8 @@ def test_register_html_outgoing_and_empty(session: Session, books: Books) -> Non
 # --- The command line -------------------------------------------------------------------------
 
 
-def congvan(database_url: str, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "CONGVAN_ENV": "development", "CONGVAN_DATABASE_URL": database_url}
-    env.pop("CONGVAN_DEBUG", None)
-    return subprocess.run(
-        [sys.executable, "-m", "exchange.cli", *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=120,
-    )
+def congvan_on(database_url: str, *args: str) -> subprocess.CompletedProcess[str]:
+    return run_cli(*args, env={"CONGVAN_DATABASE_URL": database_url})
 
 
 def test_cli_exports_both_books(
@@ -483,7 +474,7 @@ def test_cli_exports_both_books(
 ) -> None:
     session.close()  # SQLite: leave the database to the command
     target = tmp_path / "so-di.csv"
-    result = congvan(
+    result = congvan_on(
         database_url,
         *("registers", "export", "--agency", "DEV.TPD.000", "--kind", "outgoing"),
         *("--year", "2026", "-o", str(target)),
@@ -497,7 +488,7 @@ def test_cli_exports_both_books(
     assert [p.name for p in tmp_path.iterdir()] == ["so-di.csv"]  # no temporary file left
 
     page = tmp_path / "so-den.html"
-    result = congvan(
+    result = congvan_on(
         database_url,
         *("registers", "export", "--agency", "DEV.TPD.X02", "--kind", "incoming"),
         *("--year", "2026", "--format", "html", "-o", str(page)),
@@ -507,7 +498,7 @@ def test_cli_exports_both_books(
     assert "SỔ ĐĂNG KÝ VĂN BẢN ĐẾN" in text and "Gửi nhầm nơi nhận" in text
 
     # Without --year: the current year in Vietnam, printed on standard output.
-    result = congvan(
+    result = congvan_on(
         database_url,
         *("registers", "export", "--agency", "DEV.TPD.X02", "--kind", "incoming"),
         *("--format", "html"),
@@ -521,7 +512,7 @@ def test_cli_unknown_agency_is_one_clear_line(
 ) -> None:
     session.close()
     target = tmp_path / "so.csv"
-    result = congvan(
+    result = congvan_on(
         database_url,
         *("registers", "export", "--agency", "DEV.KHONG.CO", "--kind", "outgoing"),
         *("-o", str(target)),
@@ -536,7 +527,7 @@ def test_cli_unknown_agency_is_one_clear_line(
 
 def test_cli_without_a_database_says_so(tmp_path: Path) -> None:
     missing = tmp_path / "none.sqlite3"
-    result = congvan(
+    result = congvan_on(
         f"sqlite:///{missing}",
         *("registers", "export", "--agency", "DEV.TPD.000", "--kind", "outgoing"),
     )

@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import base64
 import json
-import os
 import subprocess
-import sys
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -21,105 +19,24 @@ import pytest
 from asn1crypto import pem, x509
 from pyhanko.pdf_utils.reader import PdfFileReader
 
-from signer.devpki import dev_ca_path, dev_cert_path, dev_key_path
+from signer.devpki import dev_ca_path, dev_cert_path
 from signer.errors import SigningError
 from signer.remote import finish_remote_signature, prepare_remote_signature, state_path_for
 from signer.signing import SignOptions
 from signer.trust import load_trust
 from signer.verification import verify_pdf
+from tests.support.cli import run_cli
+from tests.support.remote_client import client_sign
 
-ROOT = Path(__file__).resolve().parent.parent
 RSA_LABEL = "official-tpd-chutich"
 EC_LABEL = "official-tpd-phochutich"
 OTHER_RSA_LABEL = "official-tanthoi-chutich"
-
-# The official's computer: only cryptography and asn1crypto, none of the service code.
-CLIENT_SCRIPT = r"""
-import base64, sys
-from asn1crypto import cms, pem, x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec, padding
-from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
-
-key_path, scheme, cert_path = sys.argv[1], sys.argv[2], sys.argv[3]
-data = base64.b64decode(sys.stdin.read())
-with open(key_path, "rb") as handle:
-    key = serialization.load_pem_private_key(handle.read(), None)
-if scheme in ("pss", "cms-pss"):
-    signature = key.sign(data, padding.PSS(padding.MGF1(hashes.SHA256()), 32), hashes.SHA256())
-    algorithm = {"algorithm": "rsassa_pss", "parameters": {
-        "hash_algorithm": {"algorithm": "sha256"},
-        "mask_gen_algorithm": {"algorithm": "mgf1", "parameters": {"algorithm": "sha256"}},
-        "salt_length": 32}}
-elif scheme == "pkcs1":
-    signature = key.sign(data, padding.PKCS1v15(), hashes.SHA256())
-else:
-    signature = key.sign(data, ec.ECDSA(hashes.SHA256()))
-    algorithm = {"algorithm": "sha256_ecdsa"}
-    if scheme == "ecdsa-raw":  # what a PKCS#11 token returns: r || s
-        r, s = decode_dss_signature(signature)
-        size = (key.curve.key_size + 7) // 8
-        signature = r.to_bytes(size, "big") + s.to_bytes(size, "big")
-if scheme.startswith("cms"):
-    with open(cert_path, "rb") as handle:
-        cert = x509.Certificate.load(pem.unarmor(handle.read())[2])
-    signer_info = {
-        "version": "v1",
-        "sid": {"issuer_and_serial_number": {
-            "issuer": cert.issuer, "serial_number": cert.serial_number}},
-        "digest_algorithm": {"algorithm": "sha256"},
-        "signature_algorithm": algorithm,
-        "signed_attrs": cms.CMSAttributes.load(data),
-        "signature": signature,
-    }
-    signed_data = cms.SignedData({
-        "version": "v1",
-        "digest_algorithms": [{"algorithm": "sha256"}],
-        "encap_content_info": {"content_type": "data"},
-        "certificates": [cert],
-        "signer_infos": [signer_info],
-    })
-    signature = cms.ContentInfo({"content_type": "signed_data", "content": signed_data}).dump()
-sys.stdout.buffer.write(signature)
-"""
-
-
-def _client_sign(label: str, to_be_signed_b64: str, scheme: str) -> bytes:
-    """Sign in a separate process holding the development key of ``label``."""
-    run = subprocess.run(
-        [
-            sys.executable,
-            "-c",
-            CLIENT_SCRIPT,
-            str(dev_key_path(label)),
-            scheme,
-            str(dev_cert_path(label)),
-        ],
-        input=to_be_signed_b64.encode(),
-        capture_output=True,
-        timeout=60,
-        check=True,
-    )
-    return run.stdout
-
-
-def _congvan(
-    *args: str | Path, env: dict[str, str] | None = None
-) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "exchange.cli", *map(str, args)],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        cwd=ROOT,
-        env={**os.environ, "CONGVAN_ENV": "development", **(env or {})},
-    )
 
 
 def _prepare(
     source: Path, prepared: Path, label: str, *extra: str, env: dict[str, str] | None = None
 ) -> dict[str, Any]:
-    run = _congvan(
+    run = run_cli(
         "remote",
         "prepare",
         source,
@@ -143,7 +60,7 @@ def _finish(
     signature_file = prepared.with_suffix(".sig")
     signature_file.write_bytes(signature)
     option = "--cms" if cms else "--signature"
-    return _congvan("remote", "finish", prepared, option, signature_file, "-o", output, *extra)
+    return run_cli("remote", "finish", prepared, option, signature_file, "-o", output, *extra)
 
 
 def _verify(path: Path) -> Any:
@@ -186,7 +103,7 @@ def test_token_signature_verifies_in_congvan_and_pdfsig(
     assert Path(answer["state"]) == state_path_for(prepared)
     assert not output.exists()
 
-    signature = _client_sign(label, answer["to_be_signed"], scheme)
+    signature = client_sign(label, answer["to_be_signed"], scheme)
     run = _finish(prepared, signature, output)
     assert run.returncode == 0, run.stderr
 
@@ -218,7 +135,7 @@ def test_timestamp_and_validation_data_are_added_at_finish(
 ) -> None:
     prepared, output = tmp_path / "prepared.pdf", tmp_path / "signed.pdf"
     answer = _prepare(sample_pdf, prepared, EC_LABEL, "--level", level)
-    signature = _client_sign(EC_LABEL, answer["to_be_signed"], "ecdsa")
+    signature = client_sign(EC_LABEL, answer["to_be_signed"], "ecdsa")
     run = _finish(prepared, signature, output)
     assert run.returncode == 0, run.stderr
     report = _verify(output)
@@ -232,7 +149,7 @@ def test_a_whole_cms_from_the_client_is_accepted(
 ) -> None:
     prepared, output = tmp_path / "prepared.pdf", tmp_path / "signed.pdf"
     answer = _prepare(sample_pdf, prepared, label)
-    run = _finish(prepared, _client_sign(label, answer["to_be_signed"], scheme), output, cms=True)
+    run = _finish(prepared, client_sign(label, answer["to_be_signed"], scheme), output, cms=True)
     assert run.returncode == 0, run.stderr
     _verify(output)
 
@@ -242,11 +159,11 @@ def test_wrong_signature_is_refused_and_the_state_stays_usable(
 ) -> None:
     prepared, output = tmp_path / "prepared.pdf", tmp_path / "signed.pdf"
     answer = _prepare(sample_pdf, prepared, RSA_LABEL)
-    good = _client_sign(RSA_LABEL, answer["to_be_signed"], "pss")
+    good = client_sign(RSA_LABEL, answer["to_be_signed"], "pss")
     broken = bytes([good[0] ^ 1]) + good[1:]
     _assert_refused(_finish(prepared, broken, output), output, "không khớp", "không ghi tệp")
     # Signing the wrong bytes (here the document digest) is just as wrong.
-    wrong_data = _client_sign(RSA_LABEL, answer["digest"], "pss")
+    wrong_data = client_sign(RSA_LABEL, answer["digest"], "pss")
     _assert_refused(_finish(prepared, wrong_data, output), output, "không khớp")
     # A refusal consumes nothing: the right signature still finishes.
     assert _finish(prepared, good, output).returncode == 0
@@ -256,16 +173,16 @@ def test_wrong_signature_is_refused_and_the_state_stays_usable(
 def test_signature_by_another_key_is_refused(sample_pdf: Path, tmp_path: Path) -> None:
     prepared, output = tmp_path / "prepared.pdf", tmp_path / "signed.pdf"
     answer = _prepare(sample_pdf, prepared, RSA_LABEL)
-    other = _client_sign(OTHER_RSA_LABEL, answer["to_be_signed"], "pss")
+    other = client_sign(OTHER_RSA_LABEL, answer["to_be_signed"], "pss")
     _assert_refused(_finish(prepared, other, output), output, "không khớp")
-    other_cms = _client_sign(OTHER_RSA_LABEL, answer["to_be_signed"], "cms-pss")
+    other_cms = client_sign(OTHER_RSA_LABEL, answer["to_be_signed"], "cms-pss")
     _assert_refused(_finish(prepared, other_cms, output, cms=True), output, "chứng thư khác")
 
 
 def test_tampered_prepared_pdf_is_refused(sample_pdf: Path, tmp_path: Path) -> None:
     prepared, output = tmp_path / "prepared.pdf", tmp_path / "signed.pdf"
     answer = _prepare(sample_pdf, prepared, EC_LABEL)
-    signature = _client_sign(EC_LABEL, answer["to_be_signed"], "ecdsa")
+    signature = client_sign(EC_LABEL, answer["to_be_signed"], "ecdsa")
     original = prepared.read_bytes()
     # One byte changed inside the signed byte ranges (in the original document's part).
     position = len(original) // 4
@@ -288,8 +205,8 @@ def test_tampered_state_is_refused(sample_pdf: Path, tmp_path: Path) -> None:
     other = pem.unarmor(dev_cert_path(OTHER_RSA_LABEL).read_bytes())[2]
     forged = {**original, "certificate": base64.b64encode(other).decode()}
     state_file.write_text(json.dumps(forged))
-    signature = _client_sign(OTHER_RSA_LABEL, answer["to_be_signed"], "pss")
-    run = _congvan(
+    signature = client_sign(OTHER_RSA_LABEL, answer["to_be_signed"], "pss")
+    run = run_cli(
         "remote",
         "finish",
         prepared,
@@ -303,7 +220,7 @@ def test_tampered_state_is_refused(sample_pdf: Path, tmp_path: Path) -> None:
 
     # Even the untouched state is refused without the service secret that sealed it.
     state_file.write_text(json.dumps(original))
-    good = _client_sign(RSA_LABEL, answer["to_be_signed"], "pss")
+    good = client_sign(RSA_LABEL, answer["to_be_signed"], "pss")
     _assert_refused(_finish(prepared, good, output), output, "bị sửa đổi")
 
 
@@ -315,7 +232,7 @@ def _write(path: Path, data: bytes) -> Path:
 def test_finishing_twice_is_refused(sample_pdf: Path, tmp_path: Path) -> None:
     prepared, output = tmp_path / "prepared.pdf", tmp_path / "signed.pdf"
     answer = _prepare(sample_pdf, prepared, EC_LABEL)
-    signature = _client_sign(EC_LABEL, answer["to_be_signed"], "ecdsa")
+    signature = client_sign(EC_LABEL, answer["to_be_signed"], "ecdsa")
     assert _finish(prepared, signature, output).returncode == 0
     first = output.read_bytes()
     again = tmp_path / "again.pdf"
@@ -331,7 +248,7 @@ def test_expired_state_is_refused(sample_pdf: Path, tmp_path: Path) -> None:
     answer = prepare_remote_signature(
         sample_pdf, prepared, cert, [ca], SignOptions(), valid_for=timedelta(minutes=5), now=start
     )
-    signature = _client_sign(EC_LABEL, base64.b64encode(answer.to_be_signed).decode(), "ecdsa")
+    signature = client_sign(EC_LABEL, base64.b64encode(answer.to_be_signed).decode(), "ecdsa")
     with pytest.raises(SigningError, match="hết hạn"):
         finish_remote_signature(prepared, None, signature, output, now=start + timedelta(minutes=6))
     assert not output.exists()
@@ -347,7 +264,7 @@ def test_a_certificate_that_cannot_sign_is_refused_at_prepare(
     sample_pdf: Path, tmp_path: Path, label: str, words: str
 ) -> None:
     prepared = tmp_path / "prepared.pdf"
-    run = _congvan("remote", "prepare", sample_pdf, "-o", prepared, "--cert", dev_cert_path(label))
+    run = run_cli("remote", "prepare", sample_pdf, "-o", prepared, "--cert", dev_cert_path(label))
     _assert_refused(run, prepared, words)
     assert not state_path_for(prepared).exists()
 
@@ -355,7 +272,7 @@ def test_a_certificate_that_cannot_sign_is_refused_at_prepare(
 def test_finish_needs_exactly_one_signature_input(sample_pdf: Path, tmp_path: Path) -> None:
     prepared, output = tmp_path / "prepared.pdf", tmp_path / "signed.pdf"
     _prepare(sample_pdf, prepared, EC_LABEL)
-    run = _congvan("remote", "finish", prepared, "-o", output)
+    run = run_cli("remote", "finish", prepared, "-o", output)
     _assert_refused(run, output, "--signature")
 
 
@@ -370,7 +287,7 @@ def test_visible_appearance_is_prepared_and_covered_by_the_signature(
     image = load_image(dev_image_path(RSA_LABEL))
     options = SignOptions(appearance=Appearance("official", image=image))
     answer = prepare_remote_signature(sample_pdf, prepared, cert, [ca], options)
-    signature = _client_sign(RSA_LABEL, base64.b64encode(answer.to_be_signed).decode(), "pss")
+    signature = client_sign(RSA_LABEL, base64.b64encode(answer.to_be_signed).decode(), "pss")
     finish_remote_signature(prepared, None, signature, output)
 
     _verify(output)

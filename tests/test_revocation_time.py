@@ -36,7 +36,7 @@ from signer.devpki import (
     dev_p12_path,
     relocated_dev_url,
 )
-from signer.trust import TrustSettings, load_trust
+from signer.trust import TrustSettings
 from signer.verification import VerificationReport, verify_pdf
 
 SIGNER_REVOKED = datetime(2025, 3, 1, tzinfo=UTC)  # bad-revoked
@@ -45,11 +45,6 @@ BEFORE = datetime(2025, 2, 1, 9, 0, tzinfo=UTC)  # before both revocations
 BETWEEN = datetime(2025, 4, 1, 9, 0, tzinfo=UTC)  # after the signer's, before the TSA's
 AFTER = datetime(2025, 7, 1, 9, 0, tzinfo=UTC)  # after both
 HOUR = timedelta(hours=1)
-
-
-@pytest.fixture(scope="module")
-def trust() -> TrustSettings:
-    return load_trust(development=True)
 
 
 @pytest.fixture(scope="module")

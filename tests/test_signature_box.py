@@ -15,8 +15,8 @@ import pytest
 from signer.appearance import Placement, format_placement, parse_placement, placement_problem
 from signer.appearance.drawing import official_rects
 from signer.layout import Rect
-from tests.test_blank_geometry import SCAN_BOXES, SIGNATURE_PLACE, make_scan
-from tests.test_cli import P12_DIR, PIN_ENV, assert_one_clear_line, congvan
+from tests.support.cli import P12_DIR, PIN_ENV, assert_one_clear_line, run_cli
+from tests.support.pdfs import SCAN_BOXES, SIGNATURE_PLACE, make_scan
 
 ASSETS = P12_DIR.parent / "assets"
 A4 = Rect(0, 0, 595.28, 841.89)
@@ -68,7 +68,7 @@ def scan_draft(tmp_path_factory: pytest.TempPathFactory, sample_pdf: Path) -> Pa
     folder = tmp_path_factory.mktemp("scan")
     draft = folder / "draft.pdf"
     boxes = [f"--{name.replace('_', '-')}={value}" for name, value in SCAN_BOXES.items()]
-    result = congvan("prepare", make_scan(sample_pdf, folder), "-o", draft, *boxes)
+    result = run_cli("prepare", make_scan(sample_pdf, folder), "-o", draft, *boxes)
     assert result.returncode == 0, result.stderr
     return draft
 
@@ -116,36 +116,36 @@ def test_the_command_line_signs_and_issues_a_scan_at_the_place_given(
     scan_draft: Path, tmp_path: Path, dev_services: str
 ) -> None:
     signed, issued, counter = tmp_path / "signed.pdf", tmp_path / "issued.pdf", tmp_path / "so.json"
-    refused = congvan(*_sign(scan_draft, signed), env=PIN_ENV)
+    refused = run_cli(*_sign(scan_draft, signed), env=PIN_ENV)
     assert refused.returncode == 1
     assert_one_clear_line(refused)
     assert "không tìm thấy khối chữ ký" in refused.stderr and "--signature-box" in refused.stderr
     assert not signed.exists()
 
-    off_page = congvan(
+    off_page = run_cli(
         *_sign(scan_draft, signed, "--signature-box", "2:345,171.5,150,77.6"), env=PIN_ENV
     )
     assert off_page.returncode == 1 and "chỉ có 1 trang" in off_page.stderr
-    malformed = congvan(
+    malformed = run_cli(
         *_sign(scan_draft, signed, "--signature-box", "345,171.5,150,77.6"), env=PIN_ENV
     )
     assert malformed.returncode == 2 and "TRANG:x,y,rộng,cao" in malformed.stderr
     assert "Traceback" not in off_page.stderr + malformed.stderr
 
     box = ("--signature-box", "1:345,171.5,150,77.6")
-    result = congvan(*_sign(scan_draft, signed, *box), env=PIN_ENV)
+    result = run_cli(*_sign(scan_draft, signed, *box), env=PIN_ENV)
     assert result.returncode == 0, result.stderr
 
-    refused = congvan(*_issue(signed, issued, counter), env=PIN_ENV)
+    refused = run_cli(*_issue(signed, issued, counter), env=PIN_ENV)
     assert refused.returncode == 1
     assert_one_clear_line(refused)
     assert "--signature-box" in refused.stderr
     assert not counter.exists()  # refused before a number was taken
 
-    result = congvan(*_issue(signed, issued, counter, *box), env=PIN_ENV)
+    result = run_cli(*_issue(signed, issued, counter, *box), env=PIN_ENV)
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["number"] == 1
-    verified = congvan("verify", "--offline", "--json", issued)
+    verified = run_cli("verify", "--offline", "--json", issued)
     assert verified.returncode == 0, verified.stderr
     assert len(json.loads(verified.stdout)["signatures"]) == 2
 
@@ -154,7 +154,7 @@ def test_the_place_needs_a_visible_signature(scan_draft: Path, tmp_path: Path) -
     args = _sign(scan_draft, tmp_path / "out.pdf", "--signature-box", "1:345,171.5,150,77.6")
     corner = [*args[: args.index("--visible")], "--visible", "corner", "--level", "b-b"]
     corner += ["--signature-box", "1:345,171.5,150,77.6"]
-    result = congvan(*corner, env=PIN_ENV)
+    result = run_cli(*corner, env=PIN_ENV)
     assert result.returncode == 1
     assert_one_clear_line(result)
     assert "--visible official" in result.stderr

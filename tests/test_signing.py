@@ -32,11 +32,6 @@ EC_LABEL = "official-tpd-phochutich"  # ECDSA P-256
 
 
 @pytest.fixture(scope="session")
-def dev_root() -> x509.Certificate:
-    return x509.Certificate.load(pem.unarmor(dev_root_path().read_bytes())[2])
-
-
-@pytest.fixture(scope="session")
 def rsa_credential() -> Credential:
     credential = load_credential(dev_p12_path(RSA_LABEL), DEV_PASSPHRASE)
     assert credential.certificate.public_key.algorithm == "rsa"

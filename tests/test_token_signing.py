@@ -30,7 +30,7 @@ from exchange.runtime import Runtime
 from exchange.services.access import issue_token
 from exchange.storage import FileStore, LocalFileStore
 from signer.devpki import dev_cert_path, dev_key_path
-from tests.exchange_world import build_world
+from tests.support.world import build_world
 
 pytestmark = pytest.mark.usefixtures("dev_services")
 

@@ -18,10 +18,10 @@ import pytest
 from signer.errors import VerificationTimeoutError
 from signer.trust import load_trust
 from signer.verification import verify_pdf
-from tests import attacks
-from tests.test_cli import assert_one_clear_line, congvan
-from tests.test_encrypted_inputs import encrypt
-from tests.test_messages import assert_vietnamese
+from tests.support import attacks
+from tests.support.cli import assert_one_clear_line, run_cli
+from tests.support.messages import assert_vietnamese
+from tests.support.pdfs import encrypt
 
 KINDS = ["not-a-pdf", "empty", "truncated", "100000-nested-arrays", "password"]
 # No PDF at all is "unsupported media" (415); a PDF that cannot be read is a field error (422).
@@ -56,7 +56,7 @@ def test_the_command_line_says_why_in_vietnamese_and_exits_2(
 ) -> None:
     path = tmp_path / "van-ban.pdf"
     path.write_bytes(_unreadable(kind, sample_pdf, tmp_path))
-    result = congvan("verify", "--offline", path)
+    result = run_cli("verify", "--offline", path)
     assert result.returncode == 2, result.stderr
     assert_one_clear_line(result)
     message = _own_words(result.stderr.strip(), path)
@@ -64,7 +64,7 @@ def test_the_command_line_says_why_in_vietnamese_and_exits_2(
     if kind == "password":
         assert "mật khẩu" in message
 
-    as_json = congvan("verify", "--offline", "--json", path)
+    as_json = run_cli("verify", "--offline", "--json", path)
     assert as_json.returncode == 2 and "Traceback" not in as_json.stderr
     report = json.loads(as_json.stdout)
     assert report["verdict"] == "failed" and report["readable"] is False
@@ -72,7 +72,7 @@ def test_the_command_line_says_why_in_vietnamese_and_exits_2(
 
 
 def test_a_missing_file_is_told_in_vietnamese(tmp_path: Path) -> None:
-    result = congvan("verify", "--offline", tmp_path / "khong-co.pdf")
+    result = run_cli("verify", "--offline", tmp_path / "khong-co.pdf")
     assert result.returncode == 2
     assert_one_clear_line(result)
     assert "không có tệp này" in result.stderr

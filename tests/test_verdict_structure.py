@@ -23,9 +23,9 @@ from pyhanko.sign.fields import MDPPerm
 from pyhanko.sign.validation import DocumentSecurityStore
 
 from signer.devpki import DEV_PASSPHRASE, dev_crl_path, dev_p12_path
-from signer.trust import TrustSettings, load_trust
+from signer.trust import TrustSettings
 from signer.verification import VerificationReport, judgement, verify_pdf
-from tests import attacks
+from tests.support import attacks
 
 PASSED_ONE = "The signature is valid and nothing but permitted additions follows any signature."
 PASSED_TWO = "The 2 signatures are valid and nothing but permitted additions follows any signature."
@@ -124,11 +124,6 @@ def documents(sample_pdf: Any) -> Documents:
     sample = sample_pdf.read_bytes()
     tpd = attacks.load_p12_signer(dev_p12_path("agency-tpd"), DEV_PASSPHRASE)
     return Documents(sample, attacks.sign(sample, tpd), tpd)
-
-
-@pytest.fixture(scope="module")
-def trust() -> TrustSettings:
-    return load_trust(development=True)
 
 
 def _two_signatures(d: Documents) -> bytes:

@@ -55,11 +55,6 @@ SIGNER_KEYS = {"common_name", "organization", "serial", "issuer"}
 
 
 @pytest.fixture(scope="module")
-def trust() -> TrustSettings:
-    return load_trust(development=True)
-
-
-@pytest.fixture(scope="module")
 def make_signed(
     tmp_path_factory: pytest.TempPathFactory,
     sample_pdf: Path,

@@ -39,6 +39,7 @@ from exchange.storage import LocalFileStore
 from signer.credentials import load_credential
 from signer.devpki import DEV_PASSPHRASE, dev_p12_path
 from signer.signing import SignOptions, sign_pdf
+from tests.support.cli import run_cli
 
 MAILBOXES = 30
 LEASE_SECONDS = 3
@@ -255,18 +256,8 @@ def test_killed_worker_mid_fan_out_loses_nothing_and_repeats_nothing(
     assert {job.attempts for job in by_second if job.id != abandoned[0]} == {1}
 
 
-def run_cli(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "exchange.cli", *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-
-
 def test_worker_once_and_jobs_commands(
-    session_factory: Any, database_url: str, tmp_path: Path
+    session_factory: Any, database_url: str, tmp_path: Path, runner: CliRunner
 ) -> None:
     with session_factory() as session:
         job = enqueue(session, "gui_fax", {"to": "xã Tân Thới"})
@@ -277,11 +268,10 @@ def test_worker_once_and_jobs_commands(
         "CONGVAN_DATABASE_URL": database_url,
         "CONGVAN_DATA_DIR": str(tmp_path / "data"),
     }
-    result = run_cli(["worker", "--once", "--id", "once"], env)
+    result = run_cli("worker", "--once", "--id", "once", environ=env)
     assert result.returncode == 0, result.stderr
     assert "đã xử lý 1 công việc" in result.stderr
 
-    runner = CliRunner()
     listed = runner.invoke(jobs_group, ["list"], env=env)
     assert listed.exit_code == 0, listed.output
     assert "thất bại: 1" in listed.output
@@ -307,7 +297,7 @@ def test_worker_refuses_an_unmigrated_database(tmp_path: Path) -> None:
         "CONGVAN_ENV": "development",
         "CONGVAN_DATABASE_URL": f"sqlite:///{tmp_path / 'empty.sqlite3'}",
     }
-    result = run_cli(["worker", "--once"], env)
+    result = run_cli("worker", "--once", environ=env)
     assert result.returncode == 1
     assert "chưa được nâng cấp" in result.stderr
     assert "Traceback" not in result.stderr
@@ -319,7 +309,7 @@ def test_worker_refuses_a_database_it_cannot_reach(tmp_path: Path) -> None:
         "CONGVAN_ENV": "development",
         "CONGVAN_DATABASE_URL": f"sqlite:///{tmp_path / 'missing' / 'folder' / 'db.sqlite3'}",
     }
-    result = run_cli(["worker"], env)
+    result = run_cli("worker", environ=env)
     assert result.returncode == 1
     assert "không kết nối được cơ sở dữ liệu" in result.stderr
     assert "Traceback" not in result.stderr

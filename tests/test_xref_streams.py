@@ -28,8 +28,8 @@ from signer.issuing import InMemoryCounter, issue_document, prepare_draft
 from signer.signing import SignOptions, sign_pdf
 from signer.trust import load_trust
 from signer.verification import VerificationReport, verify_pdf
-from tests import attacks
-from tests.devservices import dev_tsa_url, fetching_context
+from tests.support import attacks
+from tests.support.devservices import dev_tsa_url, fetching_context
 
 ISSUED_AT = datetime(2026, 11, 27, 2, 15, tzinfo=UTC)
 

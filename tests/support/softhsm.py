@@ -20,7 +20,7 @@ TOKEN, FRESH_TOKEN, USER_PIN = "congvan-test", "congvan-fresh", "246810"
 OTHER_TOKEN = "congvan-other"  # a second token in the same module, for concurrency across tokens
 TOKENS = (TOKEN, FRESH_TOKEN, OTHER_TOKEN)
 SO_AND_USER_PIN = ("--pin", USER_PIN, "--so-pin", "13579111")
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def token_uri(label: str, token: str = TOKEN) -> str:

@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     from signer.appearance import Placement
     from signer.issuing.blanks import IssueBlanks
 
-DATA_DIR = Path(__file__).parent / "data"
+DATA_DIR = Path(__file__).parents[1] / "data"
 
 # Seconds allowed to each program; LibreOffice's first start in a fresh profile is the slowest.
 SOFFICE_TIMEOUT = 240
@@ -433,8 +433,10 @@ def scan(source: Path, out: Path, workdir: Path) -> None:
 
 
 def make_hybrid_file(source: Path, out: Path) -> None:
-    """The Office-style hybrid-reference file, by helper code in tests/hybrid.py."""
-    from tests.hybrid import make_hybrid  # imported here: the generator lives in its own module
+    """The Office-style hybrid-reference file, by helper code in tests/support/hybrid.py."""
+    from tests.support.hybrid import (
+        make_hybrid,  # imported here: the generator lives in its own module
+    )
 
     out.write_bytes(make_hybrid(source.read_bytes()))
 

@@ -101,12 +101,13 @@ def sign_b_lta(
 ) -> bytes:
     """Sign at PAdES B-LTA with pyHanko itself: timestamp, revocation data, document timestamp.
 
-    Requests for the development services go where the run's services are (tests/devservices).
+    Requests for the development services go where the run's services are
+    (tests/support/devservices.py).
     """
     from pyhanko.sign.timestamps import HTTPTimeStamper
 
     from signer.devpki import relocated_dev_url
-    from tests.devservices import fetching_context
+    from tests.support.devservices import fetching_context
 
     context = fetching_context(roots)
     tsa_url = relocated_dev_url(tsa_url)

@@ -1,9 +1,8 @@
 """Service settings: defaults, then `CONGVAN_*` environment variables, then a fail-fast check.
 
-Every `CONGVAN_*` variable the exchange reads is read here (README, Configuration, lists them).
-The signer library reads three itself, being usable without the exchange: `CONGVAN_ENV` (is this
-development?), `CONGVAN_DEV_SERVICES_URL` and `CONGVAN_DEV_PKI_DIR` (where the development trust
-services run and the development PKI lies; signer/trust.py, signer/devpki.py).
+Every `CONGVAN_*` variable is read here (README, Configuration, lists them); the signer library
+reads none: the exchange hands it what it needs from these settings (whether this is development,
+where the development PKI lies and where its trust services answer).
 
 Nothing here connects to a database or reads a file at import time.
 """
@@ -16,6 +15,12 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from exchange.errors import ConfigurationError
+from signer.devpki import (
+    CHECKOUT_PKI_DIR,
+    DEV_TSA_URL,
+    DevServices,
+    dev_root_path,
+)
 
 DEVELOPMENT = "development"
 PRODUCTION = "production"
@@ -44,10 +49,25 @@ class Settings:
     job_lease_seconds: float = 300.0
     job_backoff_seconds: float = 5.0
     pkcs11_module: str | None = None  # for agency and official keys given as pkcs11: URIs
+    dev_pki_dir: Path | None = None  # a copy of certs/dev, for an install without the checkout
+    dev_services_url: str = ""  # where the development services answer, when not 127.0.0.1:8790
 
     @property
     def development(self) -> bool:
         return self.env == DEVELOPMENT
+
+    @property
+    def effective_dev_pki_dir(self) -> Path:
+        """Where the development PKI lies: CONGVAN_DEV_PKI_DIR, else the checkout's certs/dev."""
+        return self.dev_pki_dir or CHECKOUT_PKI_DIR
+
+    @property
+    def dev_services(self) -> DevServices:
+        """Where the development services answer (CONGVAN_DEV_SERVICES_URL, checked when used).
+
+        The library moves requests there in development only.
+        """
+        return DevServices(self.dev_services_url)
 
     @property
     def effective_database_url(self) -> str:
@@ -62,8 +82,6 @@ class Settings:
         if self.tsa_url:
             return self.tsa_url
         if self.development:
-            from signer.devpki import DEV_TSA_URL
-
             return DEV_TSA_URL
         return None
 
@@ -96,9 +114,7 @@ class Settings:
             raise ConfigurationError(
                 "chế độ production cần CONGVAN_TRUST_ROOTS (chứng thư gốc tin cậy, PEM)"
             )
-        from signer.devpki import dev_root_path
-
-        dev_root = dev_root_path().resolve()
+        dev_root = dev_root_path(pki_dir=self.effective_dev_pki_dir).resolve()
         if any(path.resolve() == dev_root for path in self.trust_roots):
             raise ConfigurationError(
                 "CONGVAN_TRUST_ROOTS chứa chứng thư gốc phát triển: không được dùng ở production"
@@ -129,6 +145,39 @@ def debug_from_env(environ: Mapping[str, str] | None = None) -> bool:
     return bool(env.get("CONGVAN_DEBUG"))
 
 
+def development_from_env(environ: Mapping[str, str] | None = None) -> bool:
+    """CONGVAN_ENV for the commands that sign and verify without the service's whole settings.
+
+    True unless it says production (unset or "development" means development), as leniently as
+    those commands always read it (case and spaces ignored).
+    """
+    env = os.environ if environ is None else environ
+    value = env.get("CONGVAN_ENV", DEVELOPMENT).strip().lower()
+    if value in ("", DEVELOPMENT):
+        return True
+    if value == PRODUCTION:
+        return False
+    raise ConfigurationError(
+        f"CONGVAN_ENV phải là 'development' (phát triển) hoặc 'production' (vận hành), "
+        f"không phải {value!r}"
+    )
+
+
+def file_settings_from_env(environ: Mapping[str, str] | None = None) -> Settings:
+    """The settings of the commands that sign and verify files without the service.
+
+    Only what the signer library needs: whether this is development (`development_from_env`),
+    where the development PKI lies and where its trust services answer.
+    """
+    env = os.environ if environ is None else environ
+    pki_dir = env.get("CONGVAN_DEV_PKI_DIR")
+    return Settings(
+        env=DEVELOPMENT if development_from_env(env) else PRODUCTION,
+        dev_pki_dir=Path(pki_dir) if pki_dir else None,
+        dev_services_url=env.get("CONGVAN_DEV_SERVICES_URL", ""),
+    )
+
+
 def remote_secret_from_env(environ: Mapping[str, str] | None = None) -> bytes | None:
     """CONGVAN_REMOTE_SECRET: seals the state `congvan remote prepare` writes, when set."""
     env = os.environ if environ is None else environ
@@ -143,6 +192,7 @@ def settings_from_env(environ: Mapping[str, str] | None = None) -> Settings:
         Path(part) for part in env.get("CONGVAN_TRUST_ROOTS", "").split(os.pathsep) if part
     )
     storage = env.get("CONGVAN_STORAGE_DIR")
+    pki_dir = env.get("CONGVAN_DEV_PKI_DIR")
     return Settings(
         env=env.get("CONGVAN_ENV", DEVELOPMENT),
         data_dir=Path(env.get("CONGVAN_DATA_DIR", DEFAULT_DATA_DIR)),
@@ -158,4 +208,6 @@ def settings_from_env(environ: Mapping[str, str] | None = None) -> Settings:
         job_lease_seconds=_number(env, "CONGVAN_JOB_LEASE_SECONDS", 300.0),
         job_backoff_seconds=_number(env, "CONGVAN_JOB_BACKOFF_SECONDS", 5.0),
         pkcs11_module=env.get("CONGVAN_PKCS11_MODULE"),
+        dev_pki_dir=Path(pki_dir) if pki_dir else None,
+        dev_services_url=env.get("CONGVAN_DEV_SERVICES_URL", ""),
     )

@@ -9,6 +9,7 @@ password is `congvan-dev` (documented in the README). Loading twice changes noth
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -207,9 +208,10 @@ def load_dev_data(session: Session, runtime: Runtime) -> LoadSummary:
     if not runtime.settings.development:
         raise ConfigurationError("dữ liệu phát triển chỉ được nạp ở chế độ development")
     summary = LoadSummary()
-    agencies = _load_agencies(session, summary)
+    pki_dir = runtime.settings.effective_dev_pki_dir
+    agencies = _load_agencies(session, summary, pki_dir)
     _load_groups(session, agencies, summary)
-    _load_users(session, agencies, summary)
+    _load_users(session, agencies, summary, pki_dir)
     if summary.changed or summary.memberships:
         audit.record(
             session,
@@ -227,7 +229,7 @@ def load_dev_data(session: Session, runtime: Runtime) -> LoadSummary:
     return summary
 
 
-def _load_agencies(session: Session, summary: LoadSummary) -> dict[str, Agency]:
+def _load_agencies(session: Session, summary: LoadSummary, pki_dir: Path) -> dict[str, Agency]:
     existing = {
         agency.code: agency
         for agency in session.scalars(
@@ -249,13 +251,15 @@ def _load_agencies(session: Session, summary: LoadSummary) -> dict[str, Agency]:
             existing[spec.code] = agency
             summary.agencies += 1
         # Paths are refreshed on every load: they follow the checkout if it moves.
-        agency.credential = str(dev_p12_path(f"agency-{spec.suffix}"))
+        agency.credential = str(dev_p12_path(f"agency-{spec.suffix}", pki_dir=pki_dir))
         agency.credential_pin_env = None  # development mode unlocks dev keys with congvan-dev
-        agency.seal_image = str(dev_image_path(f"agency-{spec.suffix}"))
+        agency.seal_image = str(dev_image_path(f"agency-{spec.suffix}", pki_dir=pki_dir))
         session.flush()
         if district is None:
             district = agency
-        row = certificate_row(agency, dev_cert_path(f"agency-{spec.suffix}").read_bytes())
+        row = certificate_row(
+            agency, dev_cert_path(f"agency-{spec.suffix}", pki_dir=pki_dir).read_bytes()
+        )
         if (
             session.scalar(
                 select(AgencyCertificate.id).where(AgencyCertificate.sha256 == row.sha256)
@@ -285,7 +289,9 @@ def _load_groups(session: Session, agencies: dict[str, Agency], summary: LoadSum
     session.flush()
 
 
-def _load_users(session: Session, agencies: dict[str, Agency], summary: LoadSummary) -> None:
+def _load_users(
+    session: Session, agencies: dict[str, Agency], summary: LoadSummary, pki_dir: Path
+) -> None:
     specs = dev_users()
     existing = {
         user.username: user
@@ -309,8 +315,8 @@ def _load_users(session: Session, agencies: dict[str, Agency], summary: LoadSumm
             session.add(user)
             summary.users += 1
         if spec.credential_label:
-            user.credential = str(dev_p12_path(spec.credential_label))
-            user.signature_image = str(dev_image_path(spec.credential_label))
+            user.credential = str(dev_p12_path(spec.credential_label, pki_dir=pki_dir))
+            user.signature_image = str(dev_image_path(spec.credential_label, pki_dir=pki_dir))
         session.flush()
         if add_membership(session, user, agencies[spec.agency_code], spec.role):
             summary.memberships += 1

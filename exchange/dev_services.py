@@ -3,12 +3,13 @@
 DEVELOPMENT ONLY. `make_dev_services_app` serves the development PKI in certs/dev
 (signer/devpki.py) with certomancer: its TSA, OCSP responder, CRLs and certificates. They answer
 at the built-in address the development certificates name, http://127.0.0.1:8790, or wherever
-CONGVAN_DEV_SERVICES_URL says (signer/devpki.py); in development every request congvan makes to
-the built-in address follows that variable (signer/fetching.py). `congvan dev-pki serve` runs
-them on their own; `congvan serve` and `congvan demo` start them in-process when nothing answers,
-on the built-in port, or on a free one when something else holds it (and then set the variable
-for their own process). `congvan sign` and `congvan issue` only use them, and say how to start
-them when they do not answer.
+CONGVAN_DEV_SERVICES_URL says (Settings.dev_services); in development every request congvan
+makes to the built-in address goes there (signer/fetching.py, handed the settings' DevServices).
+`congvan dev-pki serve` runs them on their own; `congvan serve` and `congvan demo` start them
+in-process when nothing answers, on the built-in port, or on a free one when something else
+holds it (and then set the variable for the processes they start, and hand the address to their
+own requests). `congvan sign` and `congvan issue` only use them, and say how to start them when
+they do not answer.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from signer.devpki import (
+    CHECKOUT_PKI_DIR,
     DEV_ARCH,
     DEV_CONFIG_FILE,
     DEV_HOST,
@@ -34,10 +36,8 @@ from signer.devpki import (
     DEV_SERVICES_ENV,
     DEV_SERVICES_URL,
     DEV_TSA_URL,
+    DevServices,
     dev_health_url,
-    dev_pki_dir,
-    dev_services_url,
-    dev_tsa_url,
 )
 from signer.errors import TrustServiceError
 
@@ -56,8 +56,8 @@ class DevServicesUnavailableError(TrustServiceError):
     """The development trust services do not answer where signing expects them."""
 
 
-def services_answer(base: str | None = None, timeout: float = 2.0) -> bool:
-    """True when the development services answer at `base` (default: where they are expected)."""
+def services_answer(base: str, timeout: float = 2.0) -> bool:
+    """True when the development services answer at `base`."""
     try:
         with urllib.request.urlopen(dev_health_url(base), timeout=timeout) as response:
             return bool(response.status == 200)
@@ -76,16 +76,16 @@ def unavailable_message(base: str) -> str:
     )
 
 
-def require_dev_services(tsa_url: str | None, level: str) -> None:
+def require_dev_services(tsa_url: str | None, level: str, services: DevServices) -> None:
     """Before signing in development with the development TSA: stop clearly when it is down.
 
     A signature level above B-B needs the TSA (and B-LT its OCSP and CRL). Signing does not fall
     back to B-B on its own: the document would silently be weaker than the one asked for.
     """
-    if level == "b-b" or tsa_url not in (DEV_TSA_URL, dev_tsa_url()):
+    if level == "b-b" or tsa_url not in (DEV_TSA_URL, services.tsa_url):
         return
-    if not services_answer():
-        raise DevServicesUnavailableError(unavailable_message(dev_services_url()))
+    if not services_answer(services.url):
+        raise DevServicesUnavailableError(unavailable_message(services.url))
 
 
 def _load_architecture(pki_dir: Path) -> Any:
@@ -154,7 +154,7 @@ def make_dev_services_app(pki_dir: Path | None = None) -> WSGIApp:
             moment: datetime = super().at_time(request)  # type: ignore[no-untyped-call]
             return moment.replace(microsecond=0)
 
-    arch = _load_architecture(pki_dir or dev_pki_dir())
+    arch = _load_architecture(pki_dir or CHECKOUT_PKI_DIR)
     # No web UI: it would hand out PKCS#12 files. No fake-time header: times are real.
     animator = WholeSecondAnimator(
         AnimatorArchStore({ArchLabel(DEV_ARCH): arch}),
@@ -169,13 +169,13 @@ def _bind(host: str, port: int) -> socket.socket:
     return socket.create_server((host, port), family=family, backlog=128)
 
 
-def _listening_socket() -> socket.socket:
+def _listening_socket(services: DevServices) -> socket.socket:
     """Where to serve: the configured address, else the built-in port, else a free one.
 
     Raises OSError when CONGVAN_DEV_SERVICES_URL names a port something else holds.
     """
-    if os.environ.get(DEV_SERVICES_ENV, "").strip():
-        parts = urlsplit(dev_services_url())
+    if services.address.strip():
+        parts = urlsplit(services.url)
         return _bind(parts.hostname or DEV_HOST, parts.port or DEV_PORT)
     try:
         return _bind(DEV_HOST, DEV_PORT)
@@ -186,20 +186,21 @@ def _listening_socket() -> socket.socket:
 
 
 @contextmanager
-def running_dev_services() -> Iterator[str]:
+def running_dev_services(services: DevServices, pki_dir: Path | None = None) -> Iterator[str]:
     """The development services for the duration of the block; yields their base URL.
 
-    When nothing answers where they are expected, they are served from this process, with
-    CONGVAN_DEV_SERVICES_URL set for it while they run.
+    When nothing answers where `services` says, they are served from this process (the PKI in
+    `pki_dir`, default the checkout's), with CONGVAN_DEV_SERVICES_URL set while they run for the
+    processes it starts; its own requests must go to the URL yielded.
     """
-    base = dev_services_url()
+    base = services.url
     if services_answer(base):
         yield base
         return
     from werkzeug.serving import make_server
 
-    app = make_dev_services_app()
-    sock = _listening_socket()
+    app = make_dev_services_app(pki_dir)
+    sock = _listening_socket(services)
     host, port = sock.getsockname()[:2]
     shown = f"[{host}]" if ":" in host else host
     base = f"http://{shown}:{port}"

@@ -26,5 +26,10 @@ class Runtime:
 def make_runtime(settings: Settings, *, clock: Callable[[], datetime] = utcnow) -> Runtime:
     """The runtime of a checked configuration: files under its storage folder, its trust roots."""
     store = LocalFileStore(settings.effective_storage_dir)
-    trust = load_trust(settings.trust_roots, development=settings.development)
+    trust = load_trust(
+        settings.trust_roots,
+        development=settings.development,
+        dev_pki_dir=settings.effective_dev_pki_dir,
+        dev_services=settings.dev_services,
+    )
     return Runtime(settings=settings, store=store, trust=trust, clock=clock)

@@ -2,8 +2,8 @@
 
 In development mode the development services may run somewhere other than the built-in address
 the development certificates name (http://127.0.0.1:8790, see signer.devpki): another run holds
-the port, or a test run started its own services on a free one and set CONGVAN_DEV_SERVICES_URL.
-Every request to the built-in address then goes to the configured one, and nothing else changes:
+the port, or a test run started its own services on a free one. The caller says where they are
+(a `DevServices`). Every request to the built-in address then goes there, and nothing else changes:
 pyhanko-certvalidator's own aiohttp fetchers do the work, handed a session that moves those URLs.
 In production nothing is moved.
 """
@@ -18,19 +18,21 @@ from pyhanko_certvalidator.fetchers import FetcherBackend, OwnedFetcherBackend
 from pyhanko_certvalidator.fetchers.aiohttp_fetchers import AIOHttpFetcherBackend
 from pyhanko_certvalidator.fetchers.aiohttp_fetchers.util import LazySession
 
-from signer.devpki import DEV_SERVICES_URL, dev_services_url, relocated_dev_url
+from signer.devpki import BUILT_IN_DEV_SERVICES, DevServices
 
 DEFAULT_TIMEOUT_SECONDS = 10.0
 
 
-def relocation_active(development: bool) -> bool:
+def relocation_active(development: bool, dev_services: DevServices = BUILT_IN_DEV_SERVICES) -> bool:
     """True when requests to the built-in development address must go elsewhere."""
-    return development and dev_services_url() != DEV_SERVICES_URL
+    return development and dev_services.moved
 
 
-def service_url(url: str, *, development: bool) -> str:
+def service_url(
+    url: str, *, development: bool, dev_services: DevServices = BUILT_IN_DEV_SERVICES
+) -> str:
     """The URL to contact for `url`: moved to the running development services when needed."""
-    return relocated_dev_url(url) if relocation_active(development) else url
+    return dev_services.relocate(url) if relocation_active(development, dev_services) else url
 
 
 class _Request:
@@ -60,14 +62,15 @@ class _Request:
 class _RelocatingSession:
     """The part of aiohttp.ClientSession the fetchers use, moving development URLs."""
 
-    def __init__(self) -> None:
+    def __init__(self, dev_services: DevServices) -> None:
         self._lazy = LazySession()  # type: ignore[no-untyped-call]
+        self._dev_services = dev_services
 
     def get(self, url: str, **kwargs: Any) -> _Request:
-        return _Request(self._lazy, "GET", relocated_dev_url(str(url)), kwargs)
+        return _Request(self._lazy, "GET", self._dev_services.relocate(str(url)), kwargs)
 
     def post(self, url: str, **kwargs: Any) -> _Request:
-        return _Request(self._lazy, "POST", relocated_dev_url(str(url)), kwargs)
+        return _Request(self._lazy, "POST", self._dev_services.relocate(str(url)), kwargs)
 
     async def close(self) -> None:
         await self._lazy.close()  # type: ignore[no-untyped-call]
@@ -76,9 +79,9 @@ class _RelocatingSession:
 class _RelocatingFetcherBackend(AIOHttpFetcherBackend):
     """pyhanko-certvalidator's aiohttp backend on a session that moves development URLs."""
 
-    def __init__(self, timeout: float) -> None:
+    def __init__(self, timeout: float, dev_services: DevServices) -> None:
         super().__init__(
-            session=cast(aiohttp.ClientSession, _RelocatingSession()),
+            session=cast(aiohttp.ClientSession, _RelocatingSession(dev_services)),
             per_request_timeout=timeout,
         )
 
@@ -88,12 +91,15 @@ class _RelocatingFetcherBackend(AIOHttpFetcherBackend):
 
 
 def fetcher_backend(
-    *, development: bool, timeout: float = DEFAULT_TIMEOUT_SECONDS
+    *,
+    development: bool,
+    dev_services: DevServices = BUILT_IN_DEV_SERVICES,
+    timeout: float = DEFAULT_TIMEOUT_SECONDS,
 ) -> OwnedFetcherBackend:
     """A fetcher backend for one validation context, which closes it (aclose) when done."""
     backend: FetcherBackend
-    if relocation_active(development):
-        backend = _RelocatingFetcherBackend(timeout)
+    if relocation_active(development, dev_services):
+        backend = _RelocatingFetcherBackend(timeout, dev_services)
     else:
         backend = AIOHttpFetcherBackend(per_request_timeout=timeout)
     return OwnedFetcherBackend(backend)

@@ -32,6 +32,7 @@ from pyhanko_certvalidator import ValidationContext
 from pyhanko_certvalidator.errors import PathError, ValidationError
 
 from signer.appearance import Appearance, PreparedStampStyle, plan_appearance
+from signer.devpki import BUILT_IN_DEV_SERVICES, DevServices
 from signer.errors import (
     EncryptedPdfError,
     SignerError,
@@ -49,7 +50,6 @@ from signer.messages import (
     pdf_error_message,
     signing_error_message,
 )
-from signer.trust import is_development_mode
 from signer.vietnam_time import VIETNAM_TIME
 
 __all__ = [
@@ -154,6 +154,10 @@ class SignOptions:
     tsa_url: str | None = None
     trust_roots: tuple[x509.Certificate, ...] = ()
     appearance: Appearance | None = None
+    # Development: requests to the built-in development address go to `dev_services`. Off by
+    # default (production): nothing is moved.
+    development: bool = False
+    dev_services: DevServices = BUILT_IN_DEV_SERVICES
 
 
 DEFAULT_OPTIONS = SignOptions()  # frozen, so one shared default is safe
@@ -356,34 +360,38 @@ def visible_signature(
 
 
 def revocation_context(
-    trust_roots: Sequence[x509.Certificate], *, development: bool
+    trust_roots: Sequence[x509.Certificate],
+    *,
+    development: bool,
+    dev_services: DevServices = BUILT_IN_DEV_SERVICES,
 ) -> ValidationContext:
     """Where B-LT revocation data comes from: fetched live, a missing answer is an error.
 
-    In development, requests to the built-in development address follow
-    CONGVAN_DEV_SERVICES_URL (signer/fetching.py).
+    In development, requests to the built-in development address go to `dev_services`
+    (signer/fetching.py).
     """
     return ValidationContext(
         trust_roots=list(trust_roots),
         allow_fetching=True,
         revocation_mode="hard-fail",
-        fetcher_backend=fetcher_backend(development=development),
+        fetcher_backend=fetcher_backend(development=development, dev_services=dev_services),
     )
 
 
 def timestamp_service(
-    level: Level, tsa_url: str | None, *, development: bool | None = None
+    level: Level,
+    tsa_url: str | None,
+    *,
+    development: bool = False,
+    dev_services: DevServices = BUILT_IN_DEV_SERVICES,
 ) -> tuple[str | None, HTTPTimeStamper | None]:
     """The TSA address to contact (the development services may have moved) and its client.
 
     No client for B-B, and no address change: a level without a timestamp contacts nobody.
-    ``development`` is asked of the environment (signer/trust.py) when not given.
     """
     if not level.needs_timestamp or not tsa_url:
         return tsa_url, None
-    if development is None:
-        development = is_development_mode()
-    url = service_url(tsa_url, development=development)
+    url = service_url(tsa_url, development=development, dev_services=dev_services)
     return url, HTTPTimeStamper(url, timeout=TSA_TIMEOUT_SECONDS)
 
 

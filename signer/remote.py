@@ -29,6 +29,7 @@ from pyhanko.sign.signers.pdf_signer import PdfTBSDocument
 from pyhanko.sign.timestamps import HTTPTimeStamper
 from pyhanko_certvalidator.registry import SimpleCertificateStore
 
+from signer.devpki import BUILT_IN_DEV_SERVICES, DevServices
 from signer.errors import SigningError, UnreadablePdfError
 from signer.files import atomic_output
 from signer.keys import Credential
@@ -70,7 +71,6 @@ from signer.remote_session import (
     signed_attributes,
     write_state,
 )
-from signer.trust import is_development_mode
 
 __all__ = [
     "PreparedSignature",
@@ -306,14 +306,19 @@ async def _complete(
     signature_cms: cms.ContentInfo,
     timestamper: HTTPTimeStamper | None,
     trust_roots: Sequence[x509.Certificate],
+    fetching: tuple[bool, DevServices],
 ) -> None:
-    """Embed the CMS, then add long-term validation data (B-LT) and an archive timestamp."""
+    """Embed the CMS, then add long-term validation data (B-LT) and an archive timestamp.
+
+    `fetching`: whether this is development, and where the development services answer.
+    """
     start, end = state.reserved_region
     digest = PreparedByteRangeDigest(state.document_digest, start, end)
     await PdfTBSDocument.async_finish_signing(work, digest, signature_cms, chunk_size=CHUNK_SIZE)
     if not state.level.needs_revocation_data:
         return
-    context = revocation_context(trust_roots, development=is_development_mode())
+    development, dev_services = fetching
+    context = revocation_context(trust_roots, development=development, dev_services=dev_services)
     try:
         await embed_validation_info(work, context, -1)
         if state.level.is_lta and timestamper is not None:
@@ -348,12 +353,15 @@ def finish_remote_signature(
     trust_roots: Sequence[x509.Certificate] = (),
     now: datetime | None = None,
     secret: bytes | None = None,
+    development: bool = False,
+    dev_services: DevServices = BUILT_IN_DEV_SERVICES,
 ) -> SignResult:
     """Embed the client's signature into the prepared PDF; nothing is written unless it verifies.
 
     ``signature`` is the raw signature over the prepared signed attributes, or (with
     ``signature_format="cms"``) a whole CMS SignedData. A state finishes once: a second finish
-    is refused, so one preparation gives exactly one signed document.
+    is refused, so one preparation gives exactly one signed document. In ``development``,
+    requests to the built-in development address go to ``dev_services``; off by default.
     """
     prepared = Path(prepared_pdf)
     state_file = Path(state) if state is not None else state_path_for(prepared)
@@ -363,7 +371,9 @@ def finish_remote_signature(
     mechanism, raw = check_raw_signature(loaded.certificate, attributes_der, raw)
     tsa_url = tsa_url or loaded.tsa_url
     require_services(loaded.level, tsa_url, trust_roots, roots_for="")
-    tsa_url, timestamper = timestamp_service(loaded.level, tsa_url)
+    tsa_url, timestamper = timestamp_service(
+        loaded.level, tsa_url, development=development, dev_services=dev_services
+    )
 
     target, marker = Path(output), _finished_marker(state_file)
     claimed = False
@@ -374,7 +384,8 @@ def finish_remote_signature(
             _claim(marker, loaded)
             claimed = True
             with signing_errors(SigningStep.LONG_TERM, tsa_url):
-                asyncio.run(_complete(work, loaded, cms_, timestamper, trust_roots))
+                fetching = (development, dev_services)
+                asyncio.run(_complete(work, loaded, cms_, timestamper, trust_roots, fetching))
             work.seek(0)
             digest = hashlib.sha256()
             size = hash_rest(work, digest)

@@ -45,7 +45,6 @@ from signer.pades import (
     timestamp_service,
     visible_signature,
 )
-from signer.trust import is_development_mode
 
 __all__ = [
     "BeforeSigning",
@@ -132,12 +131,16 @@ def _sign_into(
     field_name = options.field_name or free_field_name(writer)
     stamp_style, field_spec = visible_signature(writer, work, field_name, credential, options)
 
-    development = is_development_mode()
+    development, dev_services = options.development, options.dev_services
     context = None
     if level.needs_revocation_data:
-        context = revocation_context(options.trust_roots, development=development)
+        context = revocation_context(
+            options.trust_roots, development=development, dev_services=dev_services
+        )
     metadata = signature_metadata(options, field_name, credential.common_name, context)
-    tsa_url, timestamper = timestamp_service(level, options.tsa_url, development=development)
+    tsa_url, timestamper = timestamp_service(
+        level, options.tsa_url, development=development, dev_services=dev_services
+    )
     pdf_signer = PdfSigner(
         metadata,
         credential.signer,

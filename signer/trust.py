@@ -10,11 +10,9 @@ from pathlib import Path
 
 from asn1crypto import pem, x509
 
-from signer.devpki import dev_root_path
+from signer.devpki import BUILT_IN_DEV_SERVICES, CHECKOUT_PKI_DIR, DevServices, dev_root_path
 from signer.errors import SignerError
 from signer.messages import file_error_message
-
-ENV_VAR = "CONGVAN_ENV"
 
 
 class TrustConfigurationError(SignerError):
@@ -23,28 +21,19 @@ class TrustConfigurationError(SignerError):
 
 @dataclass(frozen=True)
 class TrustSettings:
-    """The certificates a verifier accepts as trust anchors, and whether this is development."""
+    """The certificates a verifier accepts as trust anchors, and whether this is development.
+
+    In development, requests to the built-in development address go to `dev_services`.
+    """
 
     roots: tuple[x509.Certificate, ...]
     development: bool
+    dev_services: DevServices = BUILT_IN_DEV_SERVICES
 
     @property
     def fingerprint(self) -> tuple[bytes, ...]:
         """SHA-256 of each root, a stable key for caching validation state across calls."""
         return tuple(root.sha256 for root in self.roots)
-
-
-def is_development_mode() -> bool:
-    """True unless CONGVAN_ENV says production (unset or "development" means development)."""
-    value = os.environ.get(ENV_VAR, "development").strip().lower()
-    if value in ("", "development"):
-        return True
-    if value == "production":
-        return False
-    raise TrustConfigurationError(
-        f"{ENV_VAR} phải là 'development' (phát triển) hoặc 'production' (vận hành), "
-        f"không phải {value!r}"
-    )
 
 
 def load_certificates(path: str | PathLike[str]) -> tuple[x509.Certificate, ...]:
@@ -79,15 +68,22 @@ def load_certificates(path: str | PathLike[str]) -> tuple[x509.Certificate, ...]
 
 
 def load_trust(
-    extra_pem_paths: Sequence[str | PathLike[str]] = (), *, development: bool | None = None
+    extra_pem_paths: Sequence[str | PathLike[str]] = (),
+    *,
+    development: bool = False,
+    dev_pki_dir: Path = CHECKOUT_PKI_DIR,
+    dev_services: DevServices = BUILT_IN_DEV_SERVICES,
 ) -> TrustSettings:
-    """Trust roots from the given PEM files, plus the development root in development mode."""
-    if development is None:
-        development = is_development_mode()
+    """Trust roots from the given PEM files, plus the development root in development mode.
+
+    Production unless `development` says otherwise: no development root, no relocated requests.
+    """
     roots: list[x509.Certificate] = []
     if development:
-        roots.extend(load_certificates(dev_root_path()))
+        roots.extend(load_certificates(dev_root_path(pki_dir=dev_pki_dir)))
     for path in extra_pem_paths:
         roots.extend(load_certificates(path))
     unique = {root.sha256: root for root in roots}
-    return TrustSettings(roots=tuple(unique.values()), development=development)
+    return TrustSettings(
+        roots=tuple(unique.values()), development=development, dev_services=dev_services
+    )

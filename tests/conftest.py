@@ -31,6 +31,7 @@ if TYPE_CHECKING:
 
     from exchange.models import Agency, User
     from exchange.runtime import Runtime
+    from signer.devpki import DevServices
     from signer.trust import TrustSettings
     from tests.support.world import World
 
@@ -120,6 +121,27 @@ def dev_services(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def dev(dev_services: str) -> DevServices:
+    """The run's development services as the library is told of them (signer/devpki.py).
+
+    The library reads no environment variable: a test that signs above B-B with the development
+    TSA, verifies online or relies on relocation passes `development=True, dev_services=dev`
+    (tests/support/devservices.py), so it reaches the run's services on whatever port they run.
+    """
+    from signer.devpki import DevServices
+
+    return DevServices(dev_services)
+
+
+@pytest.fixture(scope="session")
+def dev_trust(dev: DevServices) -> TrustSettings:
+    """The development root, trusted in development; online checks go to the run's services."""
+    from tests.support.devservices import development_trust
+
+    return development_trust(dev)
 
 
 @pytest.fixture(scope="session")
@@ -278,12 +300,20 @@ _password_hashes: dict[str, str] = {}
 
 
 @pytest.fixture
-def runtime(database_url: str, tmp_path: Path) -> Runtime:
-    """A development runtime on the run's database, with files under a fresh folder."""
+def runtime(database_url: str, tmp_path: Path, dev_services: str) -> Runtime:
+    """A development runtime on the run's database, with files under a fresh folder.
+
+    Its settings say where the run's development services answer (CONGVAN_DEV_SERVICES_URL).
+    """
     from exchange.config import Settings
     from exchange.runtime import make_runtime
 
-    settings = Settings(env="development", data_dir=tmp_path / "data", database_url=database_url)
+    settings = Settings(
+        env="development",
+        data_dir=tmp_path / "data",
+        database_url=database_url,
+        dev_services_url=dev_services,
+    )
     return make_runtime(settings.check())
 
 
@@ -457,11 +487,14 @@ def runner() -> CliRunner:
 
 
 @pytest.fixture
-def world(session_factory: sessionmaker[Session], tmp_path: Path) -> World:
-    """The district, its communes, people and keys, with a runtime of its own under tmp_path."""
+def world(session_factory: sessionmaker[Session], tmp_path: Path, dev_services: str) -> World:
+    """The district, its communes, people and keys, with a runtime of its own under tmp_path.
+
+    Its settings say where the run's development services answer (CONGVAN_DEV_SERVICES_URL).
+    """
     from tests.support.world import build_world
 
-    return build_world(session_factory, tmp_path)
+    return build_world(session_factory, tmp_path, dev_services_url=dev_services)
 
 
 @pytest.fixture

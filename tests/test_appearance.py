@@ -14,12 +14,13 @@ from pyhanko.pdf_utils.reader import PdfFileReader
 
 from signer.appearance import Appearance, Placement, dev_image_path, load_image
 from signer.credentials import load_credential
-from signer.devpki import DEV_PASSPHRASE, DEV_TSA_URL, dev_p12_path
+from signer.devpki import DEV_PASSPHRASE, DEV_TSA_URL, DevServices, dev_p12_path
 from signer.errors import SigningError
 from signer.layout import Rect, find_layout
 from signer.signing import SignOptions, sign_pdf
 from signer.trust import load_trust
 from signer.verification import verify_pdf
+from tests.support.devservices import dev_sign_options
 
 # (sample, official label, agency label, signer page, title line, name line, number notation)
 SAMPLES = [
@@ -152,7 +153,7 @@ def test_layout_finds_signer_block_number_and_date(samples_dir: Path, sample: tu
 
 @pytest.mark.parametrize("sample", SAMPLES, ids=[s[0] for s in SAMPLES])
 def test_official_and_agency_signatures_render_verify_and_read_in_vietnamese(
-    dev_services: str, samples_dir: Path, tmp_path: Path, nss_db: str, sample: tuple
+    dev: DevServices, samples_dir: Path, tmp_path: Path, nss_db: str, sample: tuple
 ) -> None:
     name, official_label, agency_label, page, *_ = sample
     source = samples_dir / name
@@ -164,7 +165,8 @@ def test_official_and_agency_signatures_render_verify_and_read_in_vietnamese(
         source,
         first,
         official,
-        SignOptions(
+        dev_sign_options(
+            dev,
             level="b-t",
             tsa_url=DEV_TSA_URL,
             appearance=Appearance("official", image=load_image(dev_image_path(official_label))),
@@ -174,7 +176,8 @@ def test_official_and_agency_signatures_render_verify_and_read_in_vietnamese(
         first,
         issued,
         agency,
-        SignOptions(
+        dev_sign_options(
+            dev,
             level="b-lt",
             tsa_url=DEV_TSA_URL,
             trust_roots=roots,

@@ -18,12 +18,12 @@ from pyhanko.sign import signers, timestamps
 from pyhanko.sign.fields import MDPPerm
 from pyhanko.sign.validation import DocumentSecurityStore, add_validation_info
 
-from signer.devpki import DEV_PASSPHRASE, dev_cert_path, dev_crl_path, dev_p12_path
+from signer.devpki import DEV_PASSPHRASE, DevServices, dev_cert_path, dev_crl_path, dev_p12_path
 from signer.errors import UnreadablePdfError
 from signer.trust import TrustSettings, load_trust
 from signer.verification import VerificationReport, verify_pdf
 from tests.support import attacks
-from tests.support.devservices import dev_tsa_url, fetching_context
+from tests.support.devservices import fetching_context
 
 # Reason vocabularies: a reason must name what went wrong, in any wording from its family.
 MODIFIED = ("modif", "change", "altered", "after sign", "added")
@@ -75,9 +75,15 @@ def with_form(sample: bytes) -> bytes:
 
 @pytest.fixture
 def verify(tmp_path: Path, trust: TrustSettings) -> Callable[..., VerificationReport]:
-    """Verify bytes as a file, offline unless asked; any exception but UnreadablePdfError fails."""
+    """Verify bytes as a file, offline unless asked; any exception but UnreadablePdfError fails.
 
-    def run(data: bytes, *, offline: bool = True) -> VerificationReport:
+    Online, pass `trust=dev_trust` (the run's development services).
+    """
+    default_trust = trust
+
+    def run(
+        data: bytes, *, offline: bool = True, trust: TrustSettings = default_trust
+    ) -> VerificationReport:
         path = tmp_path / "doc.pdf"
         path.write_bytes(data)
         started = time.monotonic()
@@ -164,15 +170,15 @@ def test_second_signature_in_its_own_field_passes(
 
 
 def test_dss_and_document_timestamp_pass(
-    verify: Callable[..., VerificationReport], signed: bytes, dev_services: str
+    verify: Callable[..., VerificationReport], signed: bytes, dev: DevServices
 ) -> None:
     """PAdES maintenance after signing (DSS, then a document timestamp) is a permitted addition."""
-    context = fetching_context(load_trust(development=True).roots)
+    context = fetching_context(load_trust(development=True).roots, dev)
     reader = PdfFileReader(io.BytesIO(signed))
     with_dss = io.BytesIO()
     add_validation_info(reader.embedded_signatures[0], context, output=with_dss)
     stamped = io.BytesIO()
-    signers.PdfTimeStamper(timestamps.HTTPTimeStamper(dev_tsa_url())).timestamp_pdf(
+    signers.PdfTimeStamper(timestamps.HTTPTimeStamper(dev.tsa_url)).timestamp_pdf(
         IncrementalPdfFileWriter(io.BytesIO(with_dss.getvalue())),
         "sha256",
         context,
@@ -419,9 +425,9 @@ def revoked_signed(sample: bytes) -> bytes:
 
 
 def test_revoked_certificate_online(
-    verify: Callable[..., VerificationReport], revoked_signed: bytes, dev_services: str
+    verify: Callable[..., VerificationReport], revoked_signed: bytes, dev_trust: TrustSettings
 ) -> None:
-    report = verify(revoked_signed, offline=False)
+    report = verify(revoked_signed, offline=False, trust=dev_trust)
     assert_failed(report, ("revoked",), revocation=("revoked",))
 
 

@@ -18,7 +18,7 @@ from pyhanko.pdf_utils.writer import PageObject, PdfFileWriter
 from signer.appearance import Appearance, dev_image_path, load_image
 from signer.appearance.resources import serif_font
 from signer.credentials import Credential, load_credential
-from signer.devpki import DEV_PASSPHRASE, DEV_TSA_URL, dev_p12_path
+from signer.devpki import DEV_PASSPHRASE, DEV_TSA_URL, DevServices, dev_p12_path
 from signer.errors import BlankPlacementError, BlanksNotFoundError
 from signer.fields import DAY_FIELD, MONTH_FIELD, NUMBER_FIELD
 from signer.issuing import (
@@ -33,10 +33,11 @@ from signer.issuing.blanks import Blank
 from signer.issuing.form import existing_fields
 from signer.layout import find_layout
 from signer.pagetext import Glyph, group_lines
-from signer.signing import SignOptions, sign_pdf
+from signer.signing import sign_pdf
 from signer.trust import load_trust
 from signer.verification import VerificationReport, verify_pdf
 from tests.support.cli import assert_one_clear_line, run_cli
+from tests.support.devservices import dev_sign_options
 from tests.support.pdfs import SIGNATURE_PLACE, make_scan
 
 ISSUED_AT = datetime(2026, 11, 27, 2, 15, tzinfo=UTC)  # 27 November 2026 in Vietnam
@@ -185,7 +186,13 @@ def agency() -> Credential:
 
 
 def _sign_and_issue(
-    draft: Path, tmp_path: Path, official: Credential, agency: Credential, *, fallback: bool
+    draft: Path,
+    tmp_path: Path,
+    official: Credential,
+    agency: Credential,
+    *,
+    fallback: bool,
+    dev: DevServices,
 ) -> VerificationReport:
     """The official's visible signature, then the issue; the issued file's report."""
     place = SIGNATURE_PLACE if fallback else None
@@ -195,7 +202,8 @@ def _sign_and_issue(
         draft,
         signed,
         official,
-        SignOptions(
+        dev_sign_options(
+            dev,
             level="b-t",
             tsa_url=DEV_TSA_URL,
             field_name="ChuKyLanhDao",
@@ -203,7 +211,8 @@ def _sign_and_issue(
         ),
     )
     seal = load_image(dev_image_path("agency-tpd"))
-    options = SignOptions(
+    options = dev_sign_options(
+        dev,
         level="b-lt",
         tsa_url=DEV_TSA_URL,
         trust_roots=load_trust(development=True).roots,
@@ -277,12 +286,12 @@ def test_scrambled_writing_still_finds_the_signer_block_and_the_heading_lines() 
 
 
 def test_a_scrambled_draft_is_prepared_signed_issued_and_verified(
-    tmp_path: Path, official: Credential, agency: Credential, dev_services: str
+    tmp_path: Path, official: Credential, agency: Credential, dev: DevServices
 ) -> None:
     source, draft = tmp_path / "scrambled.pdf", tmp_path / "draft.pdf"
     source.write_bytes(_pdf(_write(_layout(DOCUMENT), "scrambled")))
     prepare_draft(source, draft)
-    report = _sign_and_issue(draft, tmp_path, official, agency, fallback=False)
+    report = _sign_and_issue(draft, tmp_path, official, agency, fallback=False, dev=dev)
     assert report.verdict == "passed", report.reason
     text = subprocess.run(
         ["pdftotext", "-layout", str(tmp_path / "issued.pdf"), "-"],
@@ -361,7 +370,7 @@ def test_a_scan_with_blanks_given_by_hand_is_issued_and_verified(
     tmp_path: Path,
     official: Credential,
     agency: Credential,
-    dev_services: str,
+    dev: DevServices,
 ) -> None:
     draft = tmp_path / "draft.pdf"
     given = {name: _box(blank) for name, blank in sample_blanks.items()}
@@ -371,7 +380,7 @@ def test_a_scan_with_blanks_given_by_hand_is_issued_and_verified(
         fields = existing_fields(IncrementalPdfFileWriter(handle))
         frame = fields[NUMBER_FIELD]["/AP"]["/N"].get_object().data
     assert b"re S" in frame  # the official sees where the number goes
-    report = _sign_and_issue(draft, tmp_path, official, agency, fallback=True)
+    report = _sign_and_issue(draft, tmp_path, official, agency, fallback=True, dev=dev)
     assert report.verdict == "passed", report.reason
     assert len(report.signatures) == 2
 
@@ -429,7 +438,7 @@ def test_only_the_missing_blanks_need_giving(samples_dir: Path, tmp_path: Path) 
 
 @pytest.mark.parametrize("where", ["over-text", "empty-space"])
 def test_the_verifier_holds_a_hand_placed_blank_to_empty_space(
-    where: str, tmp_path: Path, official: Credential, agency: Credential, dev_services: str
+    where: str, tmp_path: Path, official: Credential, agency: Credential, dev: DevServices
 ) -> None:
     """A crafted draft (prepare's check skipped) puts the number over the printed body text.
 
@@ -448,7 +457,7 @@ def test_the_verifier_holds_a_hand_placed_blank_to_empty_space(
         find_issue_blanks(source.read_bytes())
     crafted = IssueBlanks(page=0, number=box, day=None, month=None, by_hand=frozenset())
     prepare_draft(source, draft, blanks=crafted)
-    report = _sign_and_issue(draft, tmp_path, official, agency, fallback=False)
+    report = _sign_and_issue(draft, tmp_path, official, agency, fallback=False, dev=dev)
     if where == "over-text":
         assert report.verdict == "failed"
         assert "covers printed text" in report.reason

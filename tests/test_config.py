@@ -79,11 +79,25 @@ def test_every_variable_the_code_names_is_in_the_readme_table() -> None:
 
 
 def test_the_service_reads_its_variables_in_config_only() -> None:
+    """Only exchange/config.py reads CONGVAN_* variables; the signer library reads none.
+
+    The library is handed what it needs (development, the development PKI folder and services)
+    by its caller, the exchange passing them from its Settings.
+    """
     # os.environ.get("CONGVAN_…"), os.getenv(…), os.environ[…], or config.py's env.get(…)
     reading = re.compile(r"\b(environ\.get\(|env\.get\(|getenv\(|environ\[)\s*[\"']CONGVAN_")
     readers = {
         str(path.relative_to(ROOT))
-        for path in (ROOT / "exchange").rglob("*.py")
+        for package in ("exchange", "signer")
+        for path in (ROOT / package).rglob("*.py")
         if reading.search(path.read_text(encoding="utf-8"))
     }
     assert readers == {"exchange/config.py"}
+    # Nor any other variable, nor through a name for one: the library does not touch os.environ.
+    environment = re.compile(r"\bos\.environ\b|\bgetenv\(|\bfrom os import\b[^\n]*\benviron\b")
+    touching = {
+        str(path.relative_to(ROOT))
+        for path in (ROOT / "signer").rglob("*.py")
+        if environment.search(path.read_text(encoding="utf-8"))
+    }
+    assert touching == set()

@@ -1,6 +1,8 @@
 """Where the development trust services are: CONGVAN_DEV_SERVICES_URL, and when they are down.
 
-"Nothing listens" is a free port named by the variable: port 8790 may be held by another run.
+The exchange reads the variable into its settings (Settings.dev_services); the library is handed
+the resulting DevServices. "Nothing listens" is a free port named by the variable: port 8790 may
+be held by another run.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import pytest
 
 import signer.devpki
 from exchange import dev_services as services_module
+from exchange.config import settings_from_env
 from exchange.dev_services import running_dev_services, services_answer
 from signer.credentials import load_credential
 from signer.devpki import (
@@ -23,17 +26,16 @@ from signer.devpki import (
     DEV_SERVICES_ENV,
     DEV_SERVICES_URL,
     DEV_TSA_URL,
+    DevServices,
     DevServicesConfigError,
     dev_p12_path,
-    dev_services_url,
-    relocated_dev_url,
 )
 from signer.errors import TrustServiceError
 from signer.fetching import service_url
 from signer.signing import SignOptions, sign_pdf
-from signer.trust import load_trust
 from signer.verification import verify_pdf
 from tests.support.cli import run_cli
+from tests.support.devservices import dev_sign_options, development_trust
 from tests.support.processes import free_port
 
 
@@ -58,51 +60,50 @@ def one_line(result: subprocess.CompletedProcess[str]) -> str:
 # --- the variable -----------------------------------------------------------------------------
 
 
-def test_built_in_urls_move_to_the_configured_services(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv(DEV_SERVICES_ENV, raising=False)
-    assert dev_services_url() == DEV_SERVICES_URL
-    assert relocated_dev_url(DEV_CRL_URL) == DEV_CRL_URL
-    monkeypatch.setenv(DEV_SERVICES_ENV, "http://127.0.0.1:41234/")
-    assert relocated_dev_url(DEV_CRL_URL) == "http://127.0.0.1:41234/congvan-dev/crls/ca/latest.crl"
-    assert service_url(DEV_TSA_URL, development=True).startswith("http://127.0.0.1:41234/")
+def dev_services_from(variable: str | None) -> DevServices:
+    """What the exchange's settings hand the library for this CONGVAN_DEV_SERVICES_URL."""
+    return settings_from_env({} if variable is None else {DEV_SERVICES_ENV: variable}).dev_services
+
+
+def test_built_in_urls_move_to_the_configured_services() -> None:
+    built_in = dev_services_from(None)
+    assert built_in.url == DEV_SERVICES_URL
+    assert built_in.relocate(DEV_CRL_URL) == DEV_CRL_URL
+    moved = dev_services_from("http://127.0.0.1:41234/")
+    assert moved.relocate(DEV_CRL_URL) == "http://127.0.0.1:41234/congvan-dev/crls/ca/latest.crl"
+    assert service_url(DEV_TSA_URL, development=True, dev_services=moved).startswith(
+        "http://127.0.0.1:41234/"
+    )
     # Only the built-in address moves, and only in development.
-    assert relocated_dev_url("http://ca.example.vn/ocsp") == "http://ca.example.vn/ocsp"
-    assert relocated_dev_url("http://127.0.0.1:87900/x") == "http://127.0.0.1:87900/x"
-    assert service_url(DEV_TSA_URL, development=False) == DEV_TSA_URL
+    assert moved.relocate("http://ca.example.vn/ocsp") == "http://ca.example.vn/ocsp"
+    assert moved.relocate("http://127.0.0.1:87900/x") == "http://127.0.0.1:87900/x"
+    assert service_url(DEV_TSA_URL, development=False, dev_services=moved) == DEV_TSA_URL
     for wrong in ("127.0.0.1:41234", "https://127.0.0.1:1/x", "http://127.0.0.1", "ftp://a:1"):
-        monkeypatch.setenv(DEV_SERVICES_ENV, wrong)
+        services = dev_services_from(wrong)  # checked when used, not when read
         with pytest.raises(DevServicesConfigError, match=DEV_SERVICES_ENV):
-            dev_services_url()
+            services.url  # noqa: B018
 
 
 def test_verifier_asks_the_configured_services(
-    dev_services: str,
-    nowhere: str,
-    sample_pdf: Path,
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
+    dev: DevServices, nowhere: str, sample_pdf: Path, tmp_path: Path
 ) -> None:
-    """The certificates name 8790; online, their OCSP and CRL requests follow the variable."""
+    """The certificates name 8790; online, their OCSP and CRL requests go where it is told."""
     signed = tmp_path / "signed.pdf"
     credential = load_credential(dev_p12_path("agency-tpd"), DEV_PASSPHRASE)
     sign_pdf(sample_pdf, signed, credential, SignOptions(level="b-b"))
-    trust = load_trust(development=True)
+    trust = development_trust(dev)
     assert verify_pdf(signed, trust=trust).signatures[0].revocation == "good"
-    monkeypatch.setenv(DEV_SERVICES_ENV, nowhere)
+    trust = development_trust(dev_services_from(nowhere))
     report = verify_pdf(signed, trust=trust)
     assert report.verdict == "indeterminate", report.to_dict()
     assert report.signatures[0].revocation == "unknown"
 
 
-def test_signer_asks_the_configured_tsa(
-    nowhere: str, sample_pdf: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setenv(DEV_SERVICES_ENV, nowhere)
+def test_signer_asks_the_configured_tsa(nowhere: str, sample_pdf: Path, tmp_path: Path) -> None:
+    options = dev_sign_options(dev_services_from(nowhere), level="b-t", tsa_url=DEV_TSA_URL)
     credential = load_credential(dev_p12_path("agency-tpd"), DEV_PASSPHRASE)
     with pytest.raises(TrustServiceError, match=nowhere):
-        sign_pdf(
-            sample_pdf, tmp_path / "out.pdf", credential, SignOptions("b-t", tsa_url=DEV_TSA_URL)
-        )
+        sign_pdf(sample_pdf, tmp_path / "out.pdf", credential, options)
     assert not (tmp_path / "out.pdf").exists()
 
 
@@ -171,14 +172,14 @@ def built_in_port_held(monkeypatch: pytest.MonkeyPatch) -> Iterator[int]:
 def test_services_move_to_a_free_port_when_the_built_in_one_is_held(
     built_in_port_held: int,
 ) -> None:
-    with running_dev_services() as base:
+    with running_dev_services(DevServices()) as base:
         assert base.startswith("http://127.0.0.1:") and not base.endswith(f":{built_in_port_held}")
-        assert os.environ[DEV_SERVICES_ENV] == base  # what this process's requests follow
+        assert os.environ[DEV_SERVICES_ENV] == base  # what the processes it starts follow
         assert services_answer(base)
     assert DEV_SERVICES_ENV not in os.environ
     assert not services_answer(base)  # stopped, and only ours
 
 
-def test_running_services_are_used_not_started(dev_services: str) -> None:
-    with running_dev_services() as base:
+def test_running_services_are_used_not_started(dev_services: str, dev: DevServices) -> None:
+    with running_dev_services(dev) as base:
         assert base == dev_services

@@ -29,17 +29,17 @@ from cryptography.x509 import ocsp
 from cryptography.x509.oid import AuthorityInformationAccessOID, ExtendedKeyUsageOID, NameOID
 
 from exchange.cli.dev import dev_pki_group, load_generator
+from exchange.config import settings_from_env
 from exchange.dev_services import DevPkiError, make_dev_services_app
 from signer.devpki import (
+    CHECKOUT_PKI_DIR,
     DEV_CRL_URL,
     DEV_OCSP_URL,
     DEV_PASSPHRASE,
+    DevServices,
     dev_cert_path,
     dev_p12_path,
-    dev_pki_dir,
     dev_root_path,
-    dev_tsa_url,
-    relocated_dev_url,
 )
 from tests.support.devservices import fetching_context
 
@@ -94,7 +94,7 @@ def test_every_label_has_certificate_key_and_p12_that_match() -> None:
         assert key is not None and leaf is not None
         assert leaf == cert(label), label
         assert key.public_key() == leaf.public_key(), label
-        private_pem = (dev_pki_dir() / "keys" / f"{label}.key.pem").read_bytes()
+        private_pem = (CHECKOUT_PKI_DIR / "keys" / f"{label}.key.pem").read_bytes()
         assert (
             serialization.load_pem_private_key(private_pem, None).public_key() == key.public_key()
         )
@@ -228,21 +228,21 @@ def test_subjects_carry_agency_identifier_and_vietnamese_names() -> None:
         assert unicodedata.normalize("NFC", text) == text
 
 
-def test_the_pki_folder_follows_its_variable_when_used_not_at_import(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setenv("CONGVAN_DEV_PKI_DIR", str(tmp_path))
-    assert dev_cert_path("tsa") == tmp_path / "certs" / "tsa.cert.pem"
-    assert dev_p12_path("agency-tpd") == tmp_path / "p12" / "agency-tpd.p12"
-    monkeypatch.delenv("CONGVAN_DEV_PKI_DIR")
+def test_the_pki_folder_follows_its_variable_through_the_settings(tmp_path: Path) -> None:
+    """CONGVAN_DEV_PKI_DIR is read into Settings (exchange/config.py); the library is told."""
+    pki_dir = settings_from_env({"CONGVAN_DEV_PKI_DIR": str(tmp_path)}).effective_dev_pki_dir
+    assert dev_cert_path("tsa", pki_dir=pki_dir) == tmp_path / "certs" / "tsa.cert.pem"
+    assert dev_p12_path("agency-tpd", pki_dir=pki_dir) == tmp_path / "p12" / "agency-tpd.p12"
+    pki_dir = settings_from_env({}).effective_dev_pki_dir
     checkout = Path(__file__).resolve().parents[1] / "certs" / "dev"
+    assert dev_root_path(pki_dir=pki_dir) == checkout / "certs" / "vn-dev-root.cert.pem"
     assert dev_root_path() == checkout / "certs" / "vn-dev-root.cert.pem"
 
 
 def test_regenerating_with_the_same_keys_gives_identical_certificates(
     tmp_path: Path, runner: CliRunner
 ) -> None:
-    shutil.copytree(dev_pki_dir() / "keys", tmp_path / "keys")
+    shutil.copytree(CHECKOUT_PKI_DIR / "keys", tmp_path / "keys")
     result = runner.invoke(dev_pki_group, ["generate", "--out", str(tmp_path)])
     assert result.exit_code == 0, result.output
     for label in LABELS:
@@ -250,7 +250,7 @@ def test_regenerating_with_the_same_keys_gives_identical_certificates(
             dev_cert_path(label).read_bytes()
         ), label
     assert (tmp_path / "certomancer.yml").read_bytes() == (
-        dev_pki_dir() / "certomancer.yml"
+        CHECKOUT_PKI_DIR / "certomancer.yml"
     ).read_bytes()
 
 
@@ -258,8 +258,8 @@ def test_services_refuse_keys_that_do_not_match_the_committed_certificates(
     tmp_path: Path,
 ) -> None:
     for name in ("keys", "certs"):
-        shutil.copytree(dev_pki_dir() / name, tmp_path / name)
-    shutil.copy(dev_pki_dir() / "certomancer.yml", tmp_path)
+        shutil.copytree(CHECKOUT_PKI_DIR / name, tmp_path / name)
+    shutil.copy(CHECKOUT_PKI_DIR / "certomancer.yml", tmp_path)
     make_dev_services_app(tmp_path)
     shutil.copy(tmp_path / "keys" / "rogue-root.key.pem", tmp_path / "keys" / "vn-dev-ca.key.pem")
     with pytest.raises(DevPkiError, match="vn-dev-ca"):
@@ -289,8 +289,10 @@ def test_served_certificates_equal_committed_files(dev_services: str) -> None:
             assert served == dev_cert_path(label).read_bytes(), label
 
 
-def test_crl_lists_revoked_certificate_and_is_signed_by_ca(dev_services: str) -> None:
-    crl_url = relocated_dev_url(DEV_CRL_URL)  # the run's services may not be on 8790
+def test_crl_lists_revoked_certificate_and_is_signed_by_ca(
+    dev_services: str, dev: DevServices
+) -> None:
+    crl_url = dev.relocate(DEV_CRL_URL)  # the run's services may not be on 8790
     assert crl_url.startswith(dev_services)
     crl = x509.load_der_x509_crl(http_get(crl_url))
     ca = cert("vn-dev-ca")
@@ -309,16 +311,14 @@ def test_crl_lists_revoked_certificate_and_is_signed_by_ca(dev_services: str) ->
     assert root_crl.is_signature_valid(cert("vn-dev-root").public_key())  # type: ignore[arg-type]
 
 
-def _ocsp(label: str, algorithm: hashes.HashAlgorithm) -> ocsp.OCSPResponse:
+def _ocsp(label: str, algorithm: hashes.HashAlgorithm, dev: DevServices) -> ocsp.OCSPResponse:
     request = (
         ocsp.OCSPRequestBuilder()
         .add_certificate(cert(label), cert("vn-dev-ca"), algorithm)
         .build()
         .public_bytes(serialization.Encoding.DER)
     )
-    content_type, body = http_post(
-        relocated_dev_url(DEV_OCSP_URL), request, "application/ocsp-request"
-    )
+    content_type, body = http_post(dev.relocate(DEV_OCSP_URL), request, "application/ocsp-request")
     assert content_type == "application/ocsp-response"
     response = ocsp.load_der_ocsp_response(body)
     assert response.response_status == ocsp.OCSPResponseStatus.SUCCESSFUL
@@ -334,35 +334,37 @@ def _ocsp(label: str, algorithm: hashes.HashAlgorithm) -> ocsp.OCSPResponse:
 
 
 @pytest.mark.parametrize("algorithm", [hashes.SHA1(), hashes.SHA256()], ids=["sha1", "sha256"])
-def test_ocsp_good_and_revoked(dev_services: str, algorithm: hashes.HashAlgorithm) -> None:
-    assert relocated_dev_url(DEV_OCSP_URL).startswith(dev_services)
+def test_ocsp_good_and_revoked(
+    dev_services: str, dev: DevServices, algorithm: hashes.HashAlgorithm
+) -> None:
+    assert dev.relocate(DEV_OCSP_URL).startswith(dev_services)
     for label in ("agency-tpd", "official-tpd-phochutich"):
-        assert _ocsp(label, algorithm).certificate_status == ocsp.OCSPCertStatus.GOOD
-    revoked = _ocsp("bad-revoked", algorithm)
+        assert _ocsp(label, algorithm, dev).certificate_status == ocsp.OCSPCertStatus.GOOD
+    revoked = _ocsp("bad-revoked", algorithm, dev)
     assert revoked.certificate_status == ocsp.OCSPCertStatus.REVOKED
     assert revoked.revocation_time_utc == datetime(2025, 3, 1, tzinfo=UTC)
     assert revoked.revocation_reason == x509.ReasonFlags.key_compromise
-    revoked_tsa = _ocsp("bad-tsa-revoked", algorithm)
+    revoked_tsa = _ocsp("bad-tsa-revoked", algorithm, dev)
     assert revoked_tsa.certificate_status == ocsp.OCSPCertStatus.REVOKED
     assert revoked_tsa.revocation_time_utc == datetime(2025, 6, 1, tzinfo=UTC)
 
 
-def test_ocsp_does_not_vouch_for_the_rogue_chain(dev_services: str) -> None:
+def test_ocsp_does_not_vouch_for_the_rogue_chain(dev: DevServices) -> None:
     request = (
         ocsp.OCSPRequestBuilder()
         .add_certificate(cert("rogue-agency-tpd"), cert("rogue-root"), hashes.SHA1())
         .build()
         .public_bytes(serialization.Encoding.DER)
     )
-    _, body = http_post(relocated_dev_url(DEV_OCSP_URL), request, "application/ocsp-request")
+    _, body = http_post(dev.relocate(DEV_OCSP_URL), request, "application/ocsp-request")
     status = ocsp.load_der_ocsp_response(body).response_status
     assert status == ocsp.OCSPResponseStatus.UNAUTHORIZED
 
 
-def test_timestamp_response_validates(dev_services: str) -> None:
+def test_timestamp_response_validates(dev_services: str, dev: DevServices) -> None:
     from pyhanko.sign.validation.generic_cms import validate_tst_signed_data
 
-    assert dev_tsa_url().startswith(dev_services)
+    assert dev.tsa_url.startswith(dev_services)
     digest = hashlib.sha256(b"congvan: van ban can dau thoi gian").digest()
     nonce = int.from_bytes(os.urandom(8), "big")
     request = tsp.TimeStampReq(
@@ -376,7 +378,7 @@ def test_timestamp_response_validates(dev_services: str) -> None:
             "cert_req": True,
         }
     )
-    content_type, body = http_post(dev_tsa_url(), request.dump(), "application/timestamp-query")
+    content_type, body = http_post(dev.tsa_url, request.dump(), "application/timestamp-query")
     assert content_type == "application/timestamp-reply"
     response = tsp.TimeStampResp.load(body)
     assert response["status"]["status"].native == "granted"
@@ -396,7 +398,7 @@ def test_timestamp_response_validates(dev_services: str) -> None:
     root = asn1_x509.Certificate.load(cert("vn-dev-root").public_bytes(serialization.Encoding.DER))
     ca = asn1_x509.Certificate.load(cert("vn-dev-ca").public_bytes(serialization.Encoding.DER))
     # Hard-fail revocation: pyHanko fetches the CRL and OCSP named in the certificates from us.
-    context = fetching_context([root], other_certs=[ca], revocation_mode="hard-fail")
+    context = fetching_context([root], dev, other_certs=[ca], revocation_mode="hard-fail")
     status = asyncio.run(validate_tst_signed_data(signed_data, context, lambda _algo: digest))
     assert status["intact"] and status["valid"] and status["trust_problem_indic"] is None
     wrong = asyncio.run(validate_tst_signed_data(signed_data, context, lambda _algo: b"x" * 32))

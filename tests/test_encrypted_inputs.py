@@ -13,13 +13,14 @@ from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from pyhanko.sign import signers
 
 from signer.credentials import Credential, load_credential
-from signer.devpki import DEV_PASSPHRASE, DEV_TSA_URL, dev_p12_path
+from signer.devpki import DEV_PASSPHRASE, DEV_TSA_URL, DevServices, dev_p12_path
 from signer.errors import EncryptedPdfError, PasswordProtectedError
 from signer.issuing import InMemoryCounter, find_issue_blanks, issue_document, prepare_draft
 from signer.signing import SignOptions, sign_pdf
 from signer.trust import load_trust
 from signer.verification import verify_pdf
 from tests.support.cli import P12_DIR, PIN_ENV, assert_one_clear_line, run_cli
+from tests.support.devservices import dev_sign_options
 from tests.support.pdfs import encrypt
 
 ISSUED_AT = datetime(2026, 11, 27, 2, 15, tzinfo=UTC)
@@ -73,7 +74,7 @@ def test_an_owner_password_draft_is_rewritten_unencrypted_and_issued(
     sample_pdf: Path,
     official: Credential,
     agency: Credential,
-    dev_services: str,
+    dev: DevServices,
 ) -> None:
     source = encrypt(sample_pdf, tmp_path / "source.pdf", r=revision)
     draft, signed, issued = tmp_path / "draft.pdf", tmp_path / "signed.pdf", tmp_path / "out.pdf"
@@ -82,7 +83,7 @@ def test_an_owner_password_draft_is_rewritten_unencrypted_and_issued(
     with pikepdf.open(draft) as pdf:
         assert not pdf.is_encrypted
     sign_pdf(draft, signed, official, SignOptions(field_name="ChuKyLanhDao"))
-    options = SignOptions(level="b-t", tsa_url=DEV_TSA_URL, field_name="ChuKyCoQuan")
+    options = dev_sign_options(dev, level="b-t", tsa_url=DEV_TSA_URL, field_name="ChuKyCoQuan")
     issue_document(signed, issued, agency, InMemoryCounter(), options, now=ISSUED_AT)
     report = verify_pdf(issued, trust=load_trust(development=True), offline=True)
     assert report.verdict == "passed", report.reason

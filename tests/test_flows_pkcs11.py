@@ -22,10 +22,16 @@ PIN_VARIABLE = "CONGVAN_TEST_AGENCY_TOKEN_PIN"
 
 @pytest.fixture
 def world(
-    session_factory: Any, tmp_path: Path, softhsm: str, monkeypatch: pytest.MonkeyPatch
+    session_factory: Any,
+    tmp_path: Path,
+    softhsm: str,
+    dev_services: str,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> World:
     monkeypatch.setenv(PIN_VARIABLE, USER_PIN)
-    world = build_world(session_factory, tmp_path, pkcs11_module=softhsm)
+    world = build_world(
+        session_factory, tmp_path, pkcs11_module=softhsm, dev_services_url=dev_services
+    )
     with session_factory() as session:
         official = session.scalars(select(User).where(User.username == "tpd.chutich")).one()
         official.credential = token_uri(EC_LABEL)  # the ECDSA key of the district's official

@@ -22,14 +22,15 @@ from pyhanko.sign import signers
 
 from signer.appearance import Appearance, dev_image_path, load_image
 from signer.credentials import Credential, load_credential
-from signer.devpki import DEV_PASSPHRASE, DEV_TSA_URL, dev_p12_path
+from signer.devpki import DEV_PASSPHRASE, DEV_TSA_URL, DevServices, dev_p12_path
 from signer.errors import UnreadablePdfError
 from signer.hybrid import check_hybrid
 from signer.issuing import InMemoryCounter, issue_document, prepare_draft
-from signer.signing import SignOptions, sign_pdf
+from signer.signing import sign_pdf
 from signer.trust import load_trust
 from signer.verification import VerificationReport, verify_pdf
 from tests.support import attacks
+from tests.support.devservices import dev_sign_options
 from tests.support.hybrid import make_hybrid
 
 ISSUED_AT = datetime(2026, 11, 27, 2, 15, tzinfo=UTC)
@@ -109,7 +110,7 @@ def test_issue_of_a_hybrid_document_passes_here_and_in_pdfsig(
     tmp_path: Path,
     official: Credential,
     agency: Credential,
-    dev_services: str,
+    dev: DevServices,
     nss_db: str,
 ) -> None:
     source = tmp_path / "word-export.pdf"
@@ -120,7 +121,8 @@ def test_issue_of_a_hybrid_document_passes_here_and_in_pdfsig(
         draft,
         signed,
         official,
-        SignOptions(
+        dev_sign_options(
+            dev,
             level="b-t",
             tsa_url=DEV_TSA_URL,
             field_name="ChuKyLanhDao",
@@ -135,7 +137,8 @@ def test_issue_of_a_hybrid_document_passes_here_and_in_pdfsig(
         issued,
         agency,
         InMemoryCounter(),
-        SignOptions(
+        dev_sign_options(
+            dev,
             level="b-lt",
             tsa_url=DEV_TSA_URL,
             trust_roots=load_trust(development=True).roots,
@@ -166,15 +169,15 @@ def test_issue_of_a_hybrid_document_passes_here_and_in_pdfsig(
 
 
 def test_our_b_lta_signature_of_a_hybrid_passes(
-    hybrid: bytes, agency: Credential, dev_services: str
+    hybrid: bytes, agency: Credential, dev: DevServices
 ) -> None:
     out = io.BytesIO()
     sign_pdf(
         io.BytesIO(hybrid),
         out,
         agency,
-        SignOptions(
-            level="b-lta", tsa_url=DEV_TSA_URL, trust_roots=load_trust(development=True).roots
+        dev_sign_options(
+            dev, level="b-lta", tsa_url=DEV_TSA_URL, trust_roots=load_trust(development=True).roots
         ),
     )
     report = verify(out.getvalue())
@@ -198,9 +201,9 @@ def test_hybrid_signed_twice_by_another_tool_passes(
 
 
 def test_b_lta_by_another_tool_on_a_hybrid_passes(
-    hybrid: bytes, tpd: signers.SimpleSigner, dev_services: str
+    hybrid: bytes, tpd: signers.SimpleSigner, dev: DevServices
 ) -> None:
-    data = attacks.sign_b_lta(hybrid, tpd, DEV_TSA_URL, load_trust(development=True).roots)
+    data = attacks.sign_b_lta(hybrid, tpd, DEV_TSA_URL, load_trust(development=True).roots, dev)
     report = verify(data)
     assert_passed(report, 1)
     assert [s.kind for s in report.signatures] == ["signature", "document_timestamp"]

@@ -23,14 +23,14 @@ from pyhanko.sign.fields import MDPPerm
 from pyhanko.sign.validation import add_validation_info
 
 from signer.credentials import load_credential
-from signer.devpki import DEV_PASSPHRASE, DEV_TSA_URL, dev_p12_path
+from signer.devpki import DEV_PASSPHRASE, DEV_TSA_URL, DevServices, dev_p12_path
 from signer.issuing import InMemoryCounter, issue_document, prepare_draft
 from signer.pagetext import read_page_text
 from signer.signing import SignOptions, sign_pdf
 from signer.trust import load_trust
 from signer.verification import VerificationReport, verify_pdf
 from tests.support import attacks
-from tests.support.devservices import dev_tsa_url, fetching_context
+from tests.support.devservices import dev_sign_options, fetching_context
 
 # Where page 1 of the sample letter prints nothing (checked below), and where it prints text.
 EMPTY_AREA = (330.0, 40.0, 520.0, 60.0)
@@ -255,7 +255,7 @@ def test_a_certification_no_signature_field_holds_permits_nothing(
 
 
 def test_dss_and_document_timestamp_by_another_tool_on_an_issued_document_pass(
-    sample_pdf: Path, tmp_path: Path, dev_services: str
+    sample_pdf: Path, tmp_path: Path, dev: DevServices
 ) -> None:
     official = load_credential(dev_p12_path("official-tpd-phochutich"), DEV_PASSPHRASE)
     agency = load_credential(dev_p12_path("agency-tpd"), DEV_PASSPHRASE)
@@ -267,15 +267,15 @@ def test_dss_and_document_timestamp_by_another_tool_on_an_issued_document_pass(
         issued,
         agency,
         InMemoryCounter(),
-        SignOptions(level="b-t", tsa_url=DEV_TSA_URL, field_name="ChuKyCoQuan"),
+        dev_sign_options(dev, level="b-t", tsa_url=DEV_TSA_URL, field_name="ChuKyCoQuan"),
         now=datetime(2026, 11, 27, 2, 15, tzinfo=UTC),
     )
-    context = fetching_context(load_trust(development=True).roots)  # the run's dev services
+    context = fetching_context(load_trust(development=True).roots, dev)  # the run's services
     reader = PdfFileReader(io.BytesIO(issued.read_bytes()))
     with_dss = io.BytesIO()
     add_validation_info(reader.embedded_signatures[-1], context, output=with_dss)
     stamped = io.BytesIO()
-    signers.PdfTimeStamper(timestamps.HTTPTimeStamper(dev_tsa_url())).timestamp_pdf(
+    signers.PdfTimeStamper(timestamps.HTTPTimeStamper(dev.tsa_url)).timestamp_pdf(
         IncrementalPdfFileWriter(io.BytesIO(with_dss.getvalue())),
         "sha256",
         context,

@@ -14,7 +14,7 @@ from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 
 from signer.appearance import Appearance, dev_image_path, load_image
 from signer.credentials import Credential, load_credential
-from signer.devpki import DEV_PASSPHRASE, DEV_TSA_URL, dev_p12_path
+from signer.devpki import DEV_PASSPHRASE, DEV_TSA_URL, DevServices, dev_p12_path
 from signer.errors import IssueError, UnreadablePdfError
 from signer.fields import NUMBER_FIELD
 from signer.issuing import (
@@ -28,6 +28,7 @@ from signer.issuing.form import existing_fields, fill_issue_fields
 from signer.signing import SignOptions, sign_pdf
 from signer.trust import load_trust
 from signer.verification import VerificationReport, verify_pdf
+from tests.support.devservices import dev_sign_options
 
 SAMPLES = [
     "cong-van-cai-cach-hanh-chinh.pdf",
@@ -48,13 +49,14 @@ def agency() -> Credential:
     return load_credential(dev_p12_path("agency-tpd"), DEV_PASSPHRASE)
 
 
-def _official_signs(source: Path, out: Path, official: Credential) -> None:
+def _official_signs(source: Path, out: Path, official: Credential, dev: DevServices) -> None:
     image = load_image(dev_image_path("official-tpd-phochutich"))
     sign_pdf(
         source,
         out,
         official,
-        SignOptions(
+        dev_sign_options(
+            dev,
             level="b-t",
             tsa_url=DEV_TSA_URL,
             field_name="ChuKyLanhDao",
@@ -63,8 +65,9 @@ def _official_signs(source: Path, out: Path, official: Credential) -> None:
     )
 
 
-def _agency_options() -> SignOptions:
-    return SignOptions(
+def _agency_options(dev: DevServices) -> SignOptions:
+    return dev_sign_options(
+        dev,
         level="b-lt",
         tsa_url=DEV_TSA_URL,
         trust_roots=load_trust(development=True).roots,
@@ -105,14 +108,14 @@ def test_issue_fills_number_and_date_and_both_signatures_pass(
     name: str,
     official: Credential,
     agency: Credential,
-    dev_services: str,
+    dev: DevServices,
     nss_db: str,
 ) -> None:
     draft, signed, issued = tmp_path / "draft.pdf", tmp_path / "signed.pdf", tmp_path / "issued.pdf"
     prepare_draft(samples_dir / name, draft)
-    _official_signs(draft, signed, official)
+    _official_signs(draft, signed, official, dev)
     counter = InMemoryCounter()
-    result = issue_document(signed, issued, agency, counter, _agency_options(), now=ISSUED_AT)
+    result = issue_document(signed, issued, agency, counter, _agency_options(dev), now=ISSUED_AT)
 
     assert result.number == 1 and result.agency == "DEV.TPD.000"
     text = _text(issued)

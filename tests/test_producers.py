@@ -26,13 +26,14 @@ from pyhanko.sign import signers
 
 from signer.appearance import Appearance, Placement, dev_image_path, load_image
 from signer.credentials import Credential, load_credential
-from signer.devpki import DEV_PASSPHRASE, DEV_TSA_URL, dev_p12_path
+from signer.devpki import DEV_PASSPHRASE, DEV_TSA_URL, DevServices, dev_p12_path
 from signer.issuing import InMemoryCounter, IssueBlanks, issue_document, prepare_draft
 from signer.issuing.blanks import Blank
 from signer.signing import SignOptions, sign_pdf
 from signer.trust import load_trust
 from signer.verification import VerificationReport, verify_pdf
 from tests.support import producers
+from tests.support.devservices import dev_sign_options
 from tests.support.producers import BY_NAME, PRODUCERS, Producer, ProducerMatrix
 
 NAMES = [producer.name for producer in PRODUCERS]
@@ -185,13 +186,16 @@ def test_the_file_is_what_its_producer_makes(matrix: ProducerMatrix, name: str) 
 # --- (b) the whole two-signature issue ---------------------------------------------------------
 
 
-def _official_signs(producer: Producer, draft: Path, out: Path, place: Placement | None) -> None:
+def _official_signs(
+    producer: Producer, draft: Path, out: Path, place: Placement | None, dev: DevServices
+) -> None:
     image = load_image(dev_image_path(producer.official))
     sign_pdf(
         draft,
         out,
         _credential(producer.official),
-        SignOptions(
+        dev_sign_options(
+            dev,
             level="b-t",
             tsa_url=DEV_TSA_URL,
             field_name="ChuKyLanhDao",
@@ -200,8 +204,9 @@ def _official_signs(producer: Producer, draft: Path, out: Path, place: Placement
     )
 
 
-def _agency_options(producer: Producer, place: Placement | None) -> SignOptions:
-    return SignOptions(
+def _agency_options(producer: Producer, place: Placement | None, dev: DevServices) -> SignOptions:
+    return dev_sign_options(
+        dev,
         level="b-lt",
         tsa_url=DEV_TSA_URL,
         trust_roots=load_trust(development=True).roots,
@@ -235,7 +240,7 @@ def _render(pdf: Path, page: int, prefix: Path) -> Image.Image:
 
 @pytest.mark.parametrize("name", NAMES)
 def test_drafted_signed_issued_verified_and_rendered(
-    matrix: ProducerMatrix, name: str, tmp_path: Path, dev_services: str, nss_db: str
+    matrix: ProducerMatrix, name: str, tmp_path: Path, dev: DevServices, nss_db: str
 ) -> None:
     producer = BY_NAME[name]
     source = matrix.path(name)
@@ -249,13 +254,13 @@ def test_drafted_signed_issued_verified_and_rendered(
         place = producers.measured_signature_place(matrix.path("libreoffice"))
 
     blanks = prepare_draft(source, draft, given)
-    _official_signs(producer, draft, signed, place)
+    _official_signs(producer, draft, signed, place, dev)
     result = issue_document(
         signed,
         issued,
         _credential(producer.agency),
         InMemoryCounter(),
-        _agency_options(producer, place),
+        _agency_options(producer, place, dev),
         now=ISSUED_AT,
     )
     assert result.number == 1

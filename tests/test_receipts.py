@@ -249,7 +249,8 @@ def test_sign_refuses_a_status_time_far_from_the_signing_time() -> None:
 # --- revocation, online (real HTTP to the development CRL/OCSP services) -------------------------
 
 
-def test_online_check_reports_good_and_revoked(dev_services: str, trust: TrustSettings) -> None:
+def test_online_check_reports_good_and_revoked(dev_trust: TrustSettings) -> None:
+    trust = dev_trust  # online checks go to the run's development services
     good = verify_receipt(
         sign_receipt(make_content(), credential("agency-tanthoi"), now=AT),
         trust=trust,

@@ -30,11 +30,11 @@ from pyhanko.sign.validation import DocumentSecurityStore
 from signer.devpki import (
     DEV_CRL_URL,
     DEV_PASSPHRASE,
+    DevServices,
     dev_ca_path,
     dev_cert_path,
     dev_key_path,
     dev_p12_path,
-    relocated_dev_url,
 )
 from signer.trust import TrustSettings
 from signer.verification import VerificationReport, verify_pdf
@@ -112,9 +112,9 @@ def doc_timestamp(pdf: bytes, timestamper: TimeStamper, field: str) -> bytes:
     return out.getvalue()
 
 
-def with_dss_crl(pdf: bytes) -> bytes:
-    """`pdf` with the development CA's current CRL (fetched from the services) in its DSS."""
-    with urllib.request.urlopen(relocated_dev_url(DEV_CRL_URL), timeout=10) as response:
+def with_dss_crl(pdf: bytes, dev: DevServices) -> bytes:
+    """`pdf` with the development CA's current CRL (fetched from the run's services) in its DSS."""
+    with urllib.request.urlopen(dev.relocate(DEV_CRL_URL), timeout=10) as response:
         current = asn1_crl.CertificateList.load(response.read())
     writer = IncrementalPdfFileWriter(io.BytesIO(pdf))
     DocumentSecurityStore.supply_dss_in_writer(writer, None, crls=[current])
@@ -127,9 +127,11 @@ Verify = Callable[..., VerificationReport]
 
 
 @pytest.fixture
-def verify(trust: TrustSettings, dev_services: str) -> Verify:
+def verify(dev_trust: TrustSettings) -> Verify:
+    """Verify online unless asked, online checks sent to the run's development services."""
+
     def run(pdf: bytes, *, offline: bool = False) -> VerificationReport:
-        return verify_pdf(pdf, trust=trust, offline=offline)
+        return verify_pdf(pdf, trust=dev_trust, offline=offline)
 
     return run
 
@@ -142,10 +144,10 @@ def by_field(report: VerificationReport) -> dict[str, dict[str, Any]]:
 
 
 def test_signature_timestamped_before_the_revocation_stays_valid(
-    verify: Verify, sample: bytes
+    verify: Verify, sample: bytes, dev: DevServices
 ) -> None:
     signed = sign(sample, "bad-revoked", claimed=BEFORE, timestamper=tsa("tsa", BEFORE + HOUR))
-    for pdf, offline in ((signed, False), (with_dss_crl(signed), True)):
+    for pdf, offline in ((signed, False), (with_dss_crl(signed, dev), True)):
         report = verify(pdf, offline=offline)
         assert report.verdict == "passed", report.to_dict()
         (signature,) = report.signatures
@@ -153,9 +155,11 @@ def test_signature_timestamped_before_the_revocation_stays_valid(
         assert signature.timestamp == (BEFORE + HOUR).isoformat()
 
 
-def test_signature_timestamped_after_the_revocation_fails(verify: Verify, sample: bytes) -> None:
+def test_signature_timestamped_after_the_revocation_fails(
+    verify: Verify, sample: bytes, dev: DevServices
+) -> None:
     signed = sign(sample, "bad-revoked", claimed=BETWEEN, timestamper=tsa("tsa", BETWEEN + HOUR))
-    for pdf, offline in ((signed, False), (with_dss_crl(signed), True)):
+    for pdf, offline in ((signed, False), (with_dss_crl(signed, dev), True)):
         report = verify(pdf, offline=offline)
         assert report.verdict == "failed", report.to_dict()
         (signature,) = report.signatures
@@ -218,9 +222,11 @@ def test_document_timestamp_after_the_revocation_proves_nothing(
 # --- a timestamping authority whose certificate is revoked --------------------------------------
 
 
-def test_signature_timestamp_from_a_revoked_tsa_fails(verify: Verify, sample: bytes) -> None:
+def test_signature_timestamp_from_a_revoked_tsa_fails(
+    verify: Verify, sample: bytes, dev: DevServices
+) -> None:
     signed = sign(sample, "agency-tpd", claimed=AFTER, timestamper=tsa("bad-tsa-revoked", AFTER))
-    for pdf, offline in ((signed, False), (with_dss_crl(signed), True)):
+    for pdf, offline in ((signed, False), (with_dss_crl(signed, dev), True)):
         report = verify(pdf, offline=offline)
         assert report.verdict == "failed", report.to_dict()
         (signature,) = report.signatures

@@ -21,11 +21,13 @@ from signer.credentials import Credential, load_credential
 from signer.devpki import (
     DEV_PASSPHRASE,
     DEV_TSA_URL,
+    DevServices,
     dev_p12_path,
     dev_root_path,
 )
 from signer.errors import CredentialError, SigningError, UnreadablePdfError, WrongPinError
 from signer.signing import Level, SignOptions, sign_pdf, signature_bytes_reserved
+from tests.support.devservices import dev_sign_options, fetching_context
 
 RSA_LABEL = "agency-tpd"  # RSA-2048: must sign with RSASSA-PSS
 EC_LABEL = "official-tpd-phochutich"  # ECDSA P-256
@@ -45,8 +47,8 @@ def ec_credential() -> Credential:
     return credential
 
 
-def _options(level: Level, root: x509.Certificate, **text: str) -> SignOptions:
-    return SignOptions(level=level, tsa_url=DEV_TSA_URL, trust_roots=(root,), **text)
+def _options(level: Level, root: x509.Certificate, dev: DevServices, **text: str) -> SignOptions:
+    return dev_sign_options(dev, level=level, tsa_url=DEV_TSA_URL, trust_roots=(root,), **text)
 
 
 def _closed_port_url() -> str:
@@ -59,7 +61,7 @@ def _closed_port_url() -> str:
 @pytest.mark.parametrize("level", ["b-b", "b-t", "b-lt", "b-lta"])
 @pytest.mark.parametrize("label", [RSA_LABEL, EC_LABEL])
 def test_each_level_verifies_in_pyhanko(
-    dev_services: str,
+    dev: DevServices,
     sample_pdf: Path,
     tmp_path: Path,
     dev_root: x509.Certificate,
@@ -71,6 +73,7 @@ def test_each_level_verifies_in_pyhanko(
     options = _options(
         level,
         dev_root,
+        dev,
         reason="Ban hành văn bản",
         location="Tân Phú Đông",
         contact_info="DEV.TPD.000",
@@ -92,7 +95,7 @@ def test_each_level_verifies_in_pyhanko(
     assert str(signature.sig_object["/ContactInfo"]) == "DEV.TPD.000"
     assert str(signature.sig_object["/Name"]) == credential.common_name
 
-    context = ValidationContext(trust_roots=[dev_root], allow_fetching=True)
+    context = fetching_context([dev_root], dev)  # the run's dev services
     status = validate_pdf_signature(signature, context)
     assert status.intact and status.valid and status.trusted, status.pretty_print_details()
     assert status.md_algorithm == "sha256"
@@ -135,7 +138,7 @@ def test_rsa_signs_with_pss_and_ecdsa_with_sha256(
 @pytest.mark.parametrize("label", [RSA_LABEL, EC_LABEL])
 @pytest.mark.parametrize("level", ["b-b", "b-lt"])
 def test_pdfsig_says_valid_and_trusted(
-    dev_services: str,
+    dev: DevServices,
     sample_pdf: Path,
     tmp_path: Path,
     nss_db: str,
@@ -145,7 +148,7 @@ def test_pdfsig_says_valid_and_trusted(
 ) -> None:
     credential = load_credential(dev_p12_path(label), DEV_PASSPHRASE)
     out = tmp_path / "signed.pdf"
-    sign_pdf(sample_pdf, out, credential, _options(level, dev_root))
+    sign_pdf(sample_pdf, out, credential, _options(level, dev_root, dev))
 
     run = subprocess.run(
         ["pdfsig", "-nssdir", nss_db, str(out)], capture_output=True, text=True, timeout=60
@@ -312,23 +315,23 @@ def test_levels_above_b_b_need_tsa_and_trust(sample_pdf: Path, ec_credential: Cr
 
 
 def test_b_lt_refuses_a_certificate_outside_the_trust_roots(
-    dev_services: str, sample_pdf: Path, tmp_path: Path, ec_credential: Credential
+    dev: DevServices, sample_pdf: Path, tmp_path: Path, ec_credential: Credential
 ) -> None:
     rogue_root = x509.Certificate.load(
         pem.unarmor((dev_root_path().parent / "rogue-root.cert.pem").read_bytes())[2]
     )
     out = tmp_path / "out.pdf"
     with pytest.raises(SigningError, match="could not be validated"):
-        sign_pdf(sample_pdf, out, ec_credential, _options("b-lt", rogue_root))
+        sign_pdf(sample_pdf, out, ec_credential, _options("b-lt", rogue_root, dev))
     assert list(tmp_path.iterdir()) == []
 
 
 def test_reserved_space_is_sized_from_the_chain_without_a_dry_run(
-    dev_services: str, sample_pdf: Path, ec_credential: Credential, dev_root: x509.Certificate
+    dev: DevServices, sample_pdf: Path, ec_credential: Credential, dev_root: x509.Certificate
 ) -> None:
     """The /Contents placeholder is computed, and a real timestamped container fits in it."""
     out = io.BytesIO()
-    sign_pdf(sample_pdf, out, ec_credential, _options("b-t", dev_root))
+    sign_pdf(sample_pdf, out, ec_credential, _options("b-t", dev_root, dev))
     signature = PdfFileReader(out).embedded_signatures[0]
     reserved = len(signature.pkcs7_content)
     used = len(cms.ContentInfo.load(signature.pkcs7_content, strict=False).dump())

@@ -25,13 +25,23 @@ from pyhanko.sign import signers
 from pyhanko.sign.validation import DocumentSecurityStore
 from pyhanko_certvalidator.registry import SimpleCertificateStore
 
+from exchange.cli.database import load_file_trust
+from exchange.config import development_from_env
 from signer.credentials import load_credential
-from signer.devpki import DEV_PASSPHRASE, DEV_TSA_URL, dev_cert_path, dev_crl_path, dev_p12_path
+from signer.devpki import (
+    DEV_PASSPHRASE,
+    DEV_TSA_URL,
+    DevServices,
+    dev_cert_path,
+    dev_crl_path,
+    dev_p12_path,
+)
 from signer.errors import SignerError, UnreadablePdfError, VerificationTimeoutError
 from signer.reports import render_text
-from signer.signing import SignOptions, sign_pdf
-from signer.trust import TrustSettings, is_development_mode, load_trust
+from signer.signing import sign_pdf
+from signer.trust import TrustSettings, load_trust
 from signer.verification import VerificationReport, speedups, verify_pdf
+from tests.support.devservices import dev_sign_options
 
 Sign = Callable[..., Path]
 
@@ -59,11 +69,12 @@ def make_signed(
     tmp_path_factory: pytest.TempPathFactory,
     sample_pdf: Path,
     trust: TrustSettings,
-    dev_services: str,
+    dev: DevServices,
 ) -> Sign:
     """Sign with a development credential through congvan's own signer; returns the output path.
 
-    B-T and later levels need the development TSA (and B-LT its OCSP/CRL), hence dev_services.
+    B-T and later levels need the development TSA (and B-LT its OCSP/CRL), hence `dev`: in
+    development, their requests go to the run's services.
     """
     directory = tmp_path_factory.mktemp("signed")
     counter = iter(range(10_000))
@@ -75,8 +86,9 @@ def make_signed(
             source or sample_pdf,
             output,
             credential,
-            SignOptions(
-                level=level,  # type: ignore[arg-type]
+            dev_sign_options(
+                dev,
+                level=level,
                 tsa_url=None if level == "b-b" else DEV_TSA_URL,
                 trust_roots=trust.roots,
                 **options,  # type: ignore[arg-type]
@@ -127,9 +139,9 @@ def test_blt_offline_is_good_from_embedded_data(make_signed: Sign, trust: TrustS
 
 
 def test_online_revocation_against_dev_services_is_good(
-    dev_services: str, signed_bb: Path, trust: TrustSettings
+    signed_bb: Path, dev_trust: TrustSettings
 ) -> None:
-    report = verify_pdf(signed_bb, trust=trust, offline=False)
+    report = verify_pdf(signed_bb, trust=dev_trust, offline=False)
     assert report.verdict == "passed", report.to_dict()
     assert only(report)["revocation"] == "good"
 
@@ -225,8 +237,8 @@ def load_certificate_subject(label: str) -> str:
     return str(cert.subject.human_friendly)
 
 
-def test_revoked_online_fails(dev_services: str, make_signed: Sign, trust: TrustSettings) -> None:
-    report = verify_pdf(make_signed("bad-revoked"), trust=trust, offline=False)
+def test_revoked_online_fails(make_signed: Sign, dev_trust: TrustSettings) -> None:
+    report = verify_pdf(make_signed("bad-revoked"), trust=dev_trust, offline=False)
     signature = only(report)
     assert report.verdict == "failed", report.to_dict()
     assert signature["revocation"] == "revoked"
@@ -439,10 +451,14 @@ def test_unreadable_trust_file_is_a_clear_error(tmp_path: Path) -> None:
 
 
 def test_development_mode_follows_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The exchange's settings read CONGVAN_ENV (exchange/config.py); the library is told."""
     monkeypatch.delenv("CONGVAN_ENV", raising=False)
-    assert is_development_mode() is True
+    assert development_from_env() is True
     monkeypatch.setenv("CONGVAN_ENV", "production")
-    assert is_development_mode() is False
+    assert development_from_env() is False
+    assert load_file_trust().roots == ()
+    # The library reads no variable: unless told it is development, it trusts no development root.
+    monkeypatch.setenv("CONGVAN_ENV", "development")
     assert load_trust().roots == ()
 
 

@@ -23,13 +23,13 @@ from pyhanko_certvalidator import ValidationContext
 
 from signer.appearance import Appearance, dev_image_path, load_image
 from signer.credentials import Credential, load_credential
-from signer.devpki import DEV_PASSPHRASE, DEV_TSA_URL, dev_crl_path, dev_p12_path
+from signer.devpki import DEV_PASSPHRASE, DEV_TSA_URL, DevServices, dev_crl_path, dev_p12_path
 from signer.issuing import InMemoryCounter, issue_document, prepare_draft
 from signer.signing import SignOptions, sign_pdf
 from signer.trust import load_trust
 from signer.verification import VerificationReport, verify_pdf
 from tests.support import attacks
-from tests.support.devservices import dev_tsa_url, fetching_context
+from tests.support.devservices import dev_sign_options, fetching_context
 
 ISSUED_AT = datetime(2026, 11, 27, 2, 15, tzinfo=UTC)
 
@@ -93,7 +93,7 @@ def pdfsig_valid(path: Path, nss_db: str) -> str:
 
 
 def test_issue_of_an_object_stream_document_passes_here_and_in_pdfsig(
-    xref_stream_pdf: bytes, tmp_path: Path, dev_services: str, nss_db: str
+    xref_stream_pdf: bytes, tmp_path: Path, dev: DevServices, nss_db: str
 ) -> None:
     official = load_credential(dev_p12_path("official-tpd-phochutich"), DEV_PASSPHRASE)
     agency = load_credential(dev_p12_path("agency-tpd"), DEV_PASSPHRASE)
@@ -105,7 +105,8 @@ def test_issue_of_an_object_stream_document_passes_here_and_in_pdfsig(
         draft,
         signed,
         official,
-        SignOptions(
+        dev_sign_options(
+            dev,
             level="b-t",
             tsa_url=DEV_TSA_URL,
             field_name="ChuKyLanhDao",
@@ -115,7 +116,7 @@ def test_issue_of_an_object_stream_document_passes_here_and_in_pdfsig(
         ),
     )
     assert_passed(verify(signed), 1)
-    issue_document(signed, issued, agency, InMemoryCounter(), _agency_options(), now=ISSUED_AT)
+    issue_document(signed, issued, agency, InMemoryCounter(), _agency_options(dev), now=ISSUED_AT)
 
     # Every update the signer appended is a cross-reference stream, as the original's section.
     assert set(section_types(issued.read_bytes())) == {XRefSectionType.STREAM}
@@ -129,8 +130,9 @@ def test_issue_of_an_object_stream_document_passes_here_and_in_pdfsig(
     assert out.count("Certificate is Trusted.") == 2, out
 
 
-def _agency_options() -> SignOptions:
-    return SignOptions(
+def _agency_options(dev: DevServices) -> SignOptions:
+    return dev_sign_options(
+        dev,
         level="b-lt",
         tsa_url=DEV_TSA_URL,
         trust_roots=load_trust(development=True).roots,
@@ -140,7 +142,7 @@ def _agency_options() -> SignOptions:
 
 
 def test_our_b_lta_signature_of_an_object_stream_document_passes(
-    xref_stream_pdf: bytes, tmp_path: Path, dev_services: str
+    xref_stream_pdf: bytes, tmp_path: Path, dev: DevServices
 ) -> None:
     agency: Credential = load_credential(dev_p12_path("agency-tpd"), DEV_PASSPHRASE)
     out = io.BytesIO()
@@ -148,8 +150,8 @@ def test_our_b_lta_signature_of_an_object_stream_document_passes(
         io.BytesIO(xref_stream_pdf),
         out,
         agency,
-        SignOptions(
-            level="b-lta", tsa_url=DEV_TSA_URL, trust_roots=load_trust(development=True).roots
+        dev_sign_options(
+            dev, level="b-lta", tsa_url=DEV_TSA_URL, trust_roots=load_trust(development=True).roots
         ),
     )
     report = verify(out.getvalue())
@@ -175,11 +177,11 @@ def test_pyhanko_signatures_in_xref_stream_updates_pass(
 
 
 def test_dss_and_document_timestamp_by_another_tool_pass(
-    xref_stream_pdf: bytes, tpd: signers.SimpleSigner, dev_services: str
+    xref_stream_pdf: bytes, tpd: signers.SimpleSigner, dev: DevServices
 ) -> None:
     """B-LTA maintenance by pyHanko on an xref-stream file: DSS, then a document timestamp."""
     signed = attacks.sign(xref_stream_pdf, tpd)
-    stamped = _add_dss_and_timestamp(signed)
+    stamped = _add_dss_and_timestamp(signed, dev)
     assert section_types(stamped)[-2:] == [XRefSectionType.STREAM] * 2
     report = verify(stamped)
     assert_passed(report, 1)
@@ -189,10 +191,11 @@ def test_dss_and_document_timestamp_by_another_tool_pass(
 
 
 def test_b_lta_signature_by_another_tool_passes(
-    xref_stream_pdf: bytes, tpd: signers.SimpleSigner, dev_services: str
+    xref_stream_pdf: bytes, tpd: signers.SimpleSigner, dev: DevServices
 ) -> None:
     """pyHanko signing at B-LTA itself: signature timestamp, DSS, then a document timestamp."""
-    data = attacks.sign_b_lta(xref_stream_pdf, tpd, DEV_TSA_URL, load_trust(development=True).roots)
+    roots = load_trust(development=True).roots
+    data = attacks.sign_b_lta(xref_stream_pdf, tpd, DEV_TSA_URL, roots, dev)
     assert section_types(data)[-1] == XRefSectionType.STREAM
     report = verify(data)
     assert_passed(report, 1)
@@ -200,13 +203,13 @@ def test_b_lta_signature_by_another_tool_passes(
     assert report.signatures[0].pades_level == "B-LTA"
 
 
-def _add_dss_and_timestamp(signed: bytes) -> bytes:
-    context = fetching_context(load_trust(development=True).roots)  # the run's dev services
+def _add_dss_and_timestamp(signed: bytes, dev: DevServices) -> bytes:
+    context = fetching_context(load_trust(development=True).roots, dev)  # the run's services
     reader = PdfFileReader(io.BytesIO(signed))
     with_dss = io.BytesIO()
     add_validation_info(reader.embedded_signatures[0], context, output=with_dss)
     stamped = io.BytesIO()
-    signers.PdfTimeStamper(timestamps.HTTPTimeStamper(dev_tsa_url())).timestamp_pdf(
+    signers.PdfTimeStamper(timestamps.HTTPTimeStamper(dev.tsa_url)).timestamp_pdf(
         IncrementalPdfFileWriter(io.BytesIO(with_dss.getvalue())),
         "sha256",
         context,

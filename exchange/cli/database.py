@@ -9,7 +9,7 @@ only when a database is opened.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,11 +17,13 @@ from typing import TYPE_CHECKING, Any
 
 from exchange.actors import Actor
 from exchange.cli.errors import fail, first_line
-from exchange.config import Settings, settings_from_env
+from exchange.config import Settings, file_settings_from_env, settings_from_env
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
     from sqlalchemy.orm import Session
+
+    from signer.trust import TrustSettings
 
 # Who the operator commands act as: their changes are audited with the actor `operator`.
 OPERATOR = Actor(user_id=None, username="operator", agency_id=None, agency_code=None)
@@ -51,6 +53,26 @@ def load_settings(*, check: bool = True) -> Settings:
     """The settings from the environment, checked unless `check` is false (read-only commands)."""
     settings = settings_from_env()  # a bad value raises ConfigurationError: one line, exit 1
     return settings.check() if check else settings
+
+
+def load_file_settings() -> Settings:
+    """The settings of the commands that sign and verify files (no database, no check)."""
+    return file_settings_from_env()  # a bad CONGVAN_ENV raises ConfigurationError: exit 1
+
+
+def load_file_trust(
+    trust_paths: Sequence[Path] = (), settings: Settings | None = None
+) -> TrustSettings:
+    """A file command's trust roots: `trust_paths`, plus the development root in development."""
+    from signer.trust import load_trust
+
+    settings = settings or load_file_settings()
+    return load_trust(
+        trust_paths,
+        development=settings.development,
+        dev_pki_dir=settings.effective_dev_pki_dir,
+        dev_services=settings.dev_services,
+    )
 
 
 def load_job_settings() -> Settings:

@@ -20,14 +20,14 @@ from exchange.cli.database import load_settings, open_session
 from exchange.cli.errors import fail, handle_errors
 from exchange.cli.options import FOLDER
 from exchange.cli.serving import base_url, listening_socket, stop_on_sigterm
+from exchange.config import Settings
 from exchange.dev_services import DevPkiError
 from signer.devpki import (
+    CHECKOUT_PKI_DIR,
     DEV_ARCH,
     DEV_HOST,
     DEV_PORT,
     DEV_SERVICES_ENV,
-    dev_pki_dir,
-    dev_services_url,
 )
 
 SAMPLE = Path(__file__).parent.parent / "samples" / "cong-van-cai-cach-hanh-chinh.pdf"
@@ -37,7 +37,7 @@ SAMPLE = Path(__file__).parent.parent / "samples" / "cong-van-cai-cach-hanh-chin
 
 def load_generator(pki_dir: Path | None = None) -> ModuleType:
     """Import certs/dev/generate.py, which is a script and not part of an installed package."""
-    path = (pki_dir or dev_pki_dir()) / "generate.py"
+    path = (pki_dir or CHECKOUT_PKI_DIR) / "generate.py"
     name = "congvan_dev_pki_generate"
     loaded = sys.modules.get(name)
     if loaded is not None and Path(str(loaded.__file__)) == path:
@@ -61,9 +61,9 @@ def dev_pki_group() -> None:
     """PKI phát triển (CHỈ DÙNG KHI PHÁT TRIỂN): dịch vụ tin cậy và sinh chứng thư."""
 
 
-def _default_port() -> int:
+def _default_port(settings: Settings) -> int:
     """The port of CONGVAN_DEV_SERVICES_URL when set, else the built-in one."""
-    return urlsplit(dev_services_url()).port or DEV_PORT  # a bad value: one line, exit 1
+    return urlsplit(settings.dev_services.url).port or DEV_PORT  # a bad value: one line, exit 1
 
 
 @dev_pki_group.command("serve")
@@ -87,10 +87,11 @@ def dev_pki_serve_command(host: str, port: int | None, access_log: bool) -> None
 
     from exchange.dev_services import make_dev_services_app
 
+    settings = load_settings(check=False)
     if port is None:
-        port = _default_port()
+        port = _default_port(settings)
     try:
-        app = make_dev_services_app()
+        app = make_dev_services_app(settings.effective_dev_pki_dir)
     except DevPkiError as error:
         fail(str(error))
     logging.getLogger("werkzeug").setLevel(logging.INFO if access_log else logging.WARNING)
@@ -131,14 +132,15 @@ def dev_pki_serve_command(host: str, port: int | None, access_log: bool) -> None
     "--out",
     type=FOLDER,
     default=None,
-    help=f"Thư mục ghi ra (mặc định {dev_pki_dir()}).",
+    help=f"Thư mục ghi ra (mặc định CONGVAN_DEV_PKI_DIR, nếu không thì {CHECKOUT_PKI_DIR}).",
 )
 @handle_errors
 def dev_pki_generate_command(new_keys: bool, out: Path | None) -> None:
     """Sinh lại khóa (nếu thiếu), chứng thư, tệp P12 và CRL của PKI phát triển."""
-    target = out or dev_pki_dir()
+    pki_dir = load_settings(check=False).effective_dev_pki_dir
+    target = out or pki_dir
     try:
-        written = load_generator().generate(target, new_keys=new_keys)
+        written = load_generator(pki_dir).generate(target, new_keys=new_keys)
     except DevPkiError as error:
         fail(str(error))
     except OSError as error:
@@ -166,7 +168,13 @@ def demo_command(output_dir: Path) -> None:
     from exchange.dev_services import running_dev_services
     from signer.appearance import Appearance, dev_image_path, load_image
     from signer.credentials import load_credential
-    from signer.devpki import DEV_PASSPHRASE, DEV_SERVICES_URL, DEV_TSA_URL, dev_p12_path
+    from signer.devpki import (
+        DEV_PASSPHRASE,
+        DEV_SERVICES_URL,
+        DEV_TSA_URL,
+        DevServices,
+        dev_p12_path,
+    )
     from signer.issuing import InMemoryCounter, issue_document, prepare_draft
     from signer.reports import render_text
     from signer.signing import SignOptions, sign_pdf
@@ -178,12 +186,18 @@ def demo_command(output_dir: Path) -> None:
     draft = output_dir / "0-du-thao.pdf"
     official_signed = output_dir / "1-lanh-dao-da-ky.pdf"
     issued = output_dir / "2-da-ban-hanh.pdf"
-    trust = load_trust(development=True)
-    official = load_credential(dev_p12_path("official-tpd-phochutich"), DEV_PASSPHRASE)
-    agency = load_credential(dev_p12_path("agency-tpd"), DEV_PASSPHRASE)
+    settings = load_settings(check=False)
+    pki_dir = settings.effective_dev_pki_dir
+    official = load_credential(
+        dev_p12_path("official-tpd-phochutich", pki_dir=pki_dir), DEV_PASSPHRASE
+    )
+    agency = load_credential(dev_p12_path("agency-tpd", pki_dir=pki_dir), DEV_PASSPHRASE)
     # The demo numbers from 01 each run: it shows the workflow, it keeps no register.
     numbers = InMemoryCounter()
-    with running_dev_services() as services:
+    with running_dev_services(settings.dev_services, pki_dir) as services:
+        # The demo is development: requests to the built-in address go where the services run.
+        here = DevServices(services)
+        trust = load_trust(development=True, dev_pki_dir=pki_dir, dev_services=here)
         if services != DEV_SERVICES_URL:
             click.echo(f"Dịch vụ tin cậy phát triển: {services}")
         click.echo(f"Văn bản mẫu: {SAMPLE.name}")
@@ -200,8 +214,11 @@ def demo_command(output_dir: Path) -> None:
                 location="Tân Phú Đông, Tiền Giang",
                 tsa_url=DEV_TSA_URL,
                 appearance=Appearance(
-                    "official", image=load_image(dev_image_path("official-tpd-phochutich"))
+                    "official",
+                    image=load_image(dev_image_path("official-tpd-phochutich", pki_dir=pki_dir)),
                 ),
+                development=True,
+                dev_services=here,
             ),
         )
         click.echo(f"1. {official.common_name} đã ký: {official_signed}")
@@ -218,7 +235,11 @@ def demo_command(output_dir: Path) -> None:
                 contact_info=agency.organization,
                 tsa_url=DEV_TSA_URL,
                 trust_roots=trust.roots,
-                appearance=Appearance("agency", image=load_image(dev_image_path("agency-tpd"))),
+                appearance=Appearance(
+                    "agency", image=load_image(dev_image_path("agency-tpd", pki_dir=pki_dir))
+                ),
+                development=True,
+                dev_services=here,
             ),
         )
         issued_on = vietnam_date(result.issued_at)

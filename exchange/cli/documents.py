@@ -16,6 +16,7 @@ from typing import Any
 
 import click
 
+from exchange.cli.database import load_file_settings, load_file_trust
 from exchange.cli.errors import EXIT_FAILED, EXIT_OK, EXIT_UNREADABLE, fail, handle_errors
 from exchange.cli.options import (
     ANY_PATH,
@@ -49,9 +50,9 @@ def build_options(params: dict[str, Any], *, default_level: str | None = None) -
     """The SignOptions that `signature_options` (and `certify_options`) describe."""
     from signer.appearance import Appearance, load_image
     from signer.signing import SignOptions
-    from signer.trust import is_development_mode, load_trust
 
-    development = is_development_mode()
+    settings = load_file_settings()
+    development = settings.development
     tsa_url = params["tsa_url"]
     if tsa_url is None and development:
         from signer.devpki import DEV_TSA_URL
@@ -61,7 +62,8 @@ def build_options(params: dict[str, Any], *, default_level: str | None = None) -
     if development:
         from exchange.dev_services import require_dev_services
 
-        require_dev_services(tsa_url, level)  # says how to start them when they are down
+        # Says how to start them when they are down.
+        require_dev_services(tsa_url, level, settings.dev_services)
     appearance = None
     place = params.get("signature_box")
     if place is not None and params["visible"] not in ("official", "agency"):
@@ -73,7 +75,7 @@ def build_options(params: dict[str, Any], *, default_level: str | None = None) -
         appearance = Appearance(
             params["visible"], image=image, notation=params["notation"], fallback=place
         )
-    trust = load_trust(params["trust_paths"], development=development)
+    trust = load_file_trust(params["trust_paths"], settings)
     return SignOptions(
         level=level,  # type: ignore[arg-type]  # click.Choice checked it
         certify=params.get("certify", False),
@@ -85,6 +87,8 @@ def build_options(params: dict[str, Any], *, default_level: str | None = None) -
         tsa_url=tsa_url,
         trust_roots=trust.roots,
         appearance=appearance,
+        development=development,
+        dev_services=settings.dev_services,
     )
 
 
@@ -254,10 +258,9 @@ def verify_command(
     phải PDF đọc được.
     """
     from signer.reports import VERDICTS, render_text
-    from signer.trust import load_trust
     from signer.verification import verify_pdf
 
-    trust = load_trust(trust_paths)
+    trust = load_file_trust(trust_paths)
     worst = EXIT_OK
     for index, path in enumerate(files):
         try:

@@ -11,6 +11,7 @@ from typing import Any
 
 import click
 
+from exchange.cli.database import load_file_trust
 from exchange.cli.errors import EXIT_FAILED, EXIT_OK, EXIT_UNREADABLE, fail, handle_errors
 from exchange.cli.options import ANY_PATH, FILE, json_option, trust_option
 from signer.receipts import (
@@ -140,9 +141,7 @@ def verify_receipt_command(
 
     Mã thoát: 0 mọi biên nhận hợp lệ; 1 có biên nhận không hợp lệ; 2 tệp không đọc được.
     """
-    from signer.trust import load_trust
-
-    trust = load_trust(trust_paths)
+    trust = load_file_trust(trust_paths)
     document_sha256 = _document_digest(document)
     worst = EXIT_OK
     for index, path in enumerate(files):

@@ -14,6 +14,7 @@ from typing import Any
 
 import click
 
+from exchange.cli.database import load_file_settings, load_file_trust
 from exchange.cli.documents import build_options
 from exchange.cli.errors import fail, handle_errors
 from exchange.cli.options import (
@@ -128,14 +129,14 @@ def finish_command(
 ) -> None:
     """Nhúng chữ ký do thiết bị của người ký tạo vào tệp PREPARED, ghi ra --output."""
     from signer.remote import finish_remote_signature
-    from signer.trust import load_trust
 
     if (signature_path is None) == (cms_path is None):
         fail("cần đúng một trong hai: --signature (chữ ký thô) hoặc --cms (CMS SignedData)")
     path = signature_path or cms_path
     assert path is not None
     data = path.read_bytes()
-    trust = load_trust(trust_paths)
+    settings = load_file_settings()
+    trust = load_file_trust(trust_paths, settings)
     result = finish_remote_signature(
         prepared,
         state_path,
@@ -145,6 +146,8 @@ def finish_command(
         tsa_url=tsa_url,
         trust_roots=trust.roots,
         secret=remote_secret_from_env(),
+        development=settings.development,
+        dev_services=settings.dev_services,
     )
     click.echo(
         f"Đã ký {prepared} -> {output} (trường {result.field_name}, mức {result.level.upper()}, "

@@ -53,24 +53,26 @@ def parse_port(text: str) -> int:
 
 
 @contextmanager
-def dev_services() -> Iterator[str]:
+def dev_services(settings: Settings) -> Iterator[str]:
     """The development TSA, OCSP and CRL, started here unless something already serves them.
 
     When another program holds port 8790 they run on a free port (exchange/dev_services.py).
+    Yields their base URL, where this process's requests must go (Settings.dev_services_url).
     """
     from exchange.dev_services import running_dev_services, services_answer
-    from signer.devpki import DEV_SERVICES_ENV, dev_services_url
+    from signer.devpki import DEV_SERVICES_ENV
 
-    services = running_dev_services()
+    expected = settings.dev_services.url
+    services = running_dev_services(settings.dev_services, settings.effective_dev_pki_dir)
     try:
         base = services.__enter__()
     except OSError as error:
-        if not services_answer():  # not merely another process starting them just now
+        if not services_answer(expected):  # not merely another process starting them just now
             fail(
-                f"không chạy được dịch vụ TSA/OCSP/CRL phát triển tại {dev_services_url()} "
+                f"không chạy được dịch vụ TSA/OCSP/CRL phát triển tại {expected} "
                 f"({DEV_SERVICES_ENV}): {error.strerror or error}"
             )
-        yield dev_services_url()
+        yield expected
         return
     try:
         yield base
@@ -136,9 +138,14 @@ def run(
     if not logging.getLogger().handlers:
         logging.basicConfig(level=logging.WARNING)
     logging.getLogger("congvan").setLevel(logging.INFO)
-    app = create_app(settings)
-    state: AppState = app.extensions[EXTENSION]
     with ExitStack() as stack:
+        services = stack.enter_context(dev_services(settings)) if settings.development else None
+        if services is not None:
+            # Where they answer now (a free port when 8790 is held): this process's requests go
+            # there.
+            settings = settings.with_overrides(dev_services_url=services)
+        app = create_app(settings)
+        state: AppState = app.extensions[EXTENSION]
         stack.callback(state.engine.dispose)
         try:
             if settings.development:
@@ -159,7 +166,6 @@ def run(
                     f"Đã nạp dữ liệu phát triển: {summary.agencies} cơ quan, "
                     f"{summary.users} tài khoản, {summary.groups} nhóm"
                 )
-        services = stack.enter_context(dev_services()) if settings.development else None
         if worker:
             stack.enter_context(background_worker(state))
         server = make_server(host, port, app, threaded=True, fd=sock.fileno())

@@ -428,6 +428,8 @@ def sign_document(
         location=agency.name,
         signer_name=user.full_name,
         tsa_url=runtime.settings.effective_tsa_url,
+        development=runtime.settings.development,
+        dev_services=runtime.settings.dev_services,
         appearance=official_appearance(document, image),
     )
     source = runtime.store.local_path(document.current_file)
@@ -509,6 +511,8 @@ def issue(session: Session, runtime: Runtime, actor: Actor, public_id: str) -> D
         location=agency.name,
         contact_info=agency.name,
         tsa_url=runtime.settings.effective_tsa_url,
+        development=runtime.settings.development,
+        dev_services=runtime.settings.dev_services,
         trust_roots=runtime.trust.roots,
         appearance=Appearance("agency", image=seal, fallback=signature_place(document)),
     )

@@ -100,6 +100,8 @@ def prepare_token_signature(
         location=document.agency.name,
         signer_name=user.full_name,
         tsa_url=runtime.settings.effective_tsa_url,
+        development=runtime.settings.development,
+        dev_services=runtime.settings.dev_services,
         appearance=official_appearance(document, image),
     )
     pdf_name, state_name = _stored_names(public_id)
@@ -176,6 +178,8 @@ def finish_token_signature(
                     signature_format=signature_format,
                     now=runtime.now(),
                     secret=_secret(runtime),
+                    development=runtime.settings.development,
+                    dev_services=runtime.settings.dev_services,
                 )
         sha256, size = runtime.store.put_file(output)
     finally:

@@ -25,7 +25,7 @@ from signer.appearance.drawing import (
     vn_time,
 )
 from signer.appearance.resources import PreparedImage, load_image, prepare_image, serif_font
-from signer.devpki import dev_pki_dir
+from signer.devpki import CHECKOUT_PKI_DIR
 from signer.errors import SignerBlockNotFoundError, SigningError
 from signer.layout import DocumentLayout, Rect, find_layout
 
@@ -163,9 +163,9 @@ def placement_problem(placement: Placement, page_count: int, page: Rect | None) 
     return None
 
 
-def dev_image_path(label: str) -> Path:
+def dev_image_path(label: str, *, pki_dir: Path = CHECKOUT_PKI_DIR) -> Path:
     """Development seal (agency-*) or signature (official-*) PNG (DEVELOPMENT ONLY)."""
-    return dev_pki_dir() / "assets" / f"{label}.png"
+    return pki_dir / "assets" / f"{label}.png"
 
 
 def _subject(certificate: x509.Certificate, key: str) -> str | None:

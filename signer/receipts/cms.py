@@ -359,6 +359,7 @@ async def _check_revocation(
         moment=signed_at,
         timeout=None,
         development=trust.development,
+        dev_services=trust.dev_services,
     )
     if outcome.status == "revoked":
         problems.append(SUBINDICATIONS["REVOKED"])

@@ -23,6 +23,7 @@ from pyhanko_certvalidator.policy_decl import (
 from pyhanko_certvalidator.registry import SimpleTrustManager
 from pyhanko_certvalidator.validate import async_validate_path
 
+from signer.devpki import BUILT_IN_DEV_SERVICES, DevServices
 from signer.verification.speedups import SIGNATURE_VALIDATOR
 
 Status = Literal["good", "revoked", "unknown", "not_checked"]
@@ -68,12 +69,13 @@ async def check_revocation(
     moment: datetime | None,
     timeout: float | None,
     development: bool = False,
+    dev_services: DevServices = BUILT_IN_DEV_SERVICES,
     subject: str = SIGNER,
 ) -> RevocationOutcome:
     """Check every certificate of `path` for revocation at `moment` (None: now).
 
     `subject` names the path's end certificate in problems (the signer's, or a TSA's);
-    `development` lets requests to the development services follow CONGVAN_DEV_SERVICES_URL.
+    `development` lets requests to the built-in development address go to `dev_services`.
     """
     if offline and not crls and not ocsps:
         return RevocationOutcome("not_checked")
@@ -84,7 +86,9 @@ async def check_revocation(
         # context's aclose() ends the session.
         from signer.fetching import fetcher_backend
 
-        backend = fetcher_backend(development=development, timeout=fetch_timeout)
+        backend = fetcher_backend(
+            development=development, dev_services=dev_services, timeout=fetch_timeout
+        )
     context = ValidationContext(
         trust_manager=manager,
         other_certs=list(other_certs),

@@ -172,5 +172,6 @@ class _Checker:
             moment=proven or context.now,
             timeout=context.timeout,
             development=context.trust.development,
+            dev_services=context.trust.dev_services,
             subject=subject,
         )

@@ -30,6 +30,8 @@ from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.sign import fields, signers
 from pyhanko.sign.fields import MDPPerm
 
+from signer.devpki import DevServices
+
 RESERVED = 16384  # bytes kept for /Contents, so a doubled SignerInfo still fits
 
 
@@ -97,20 +99,23 @@ def sign(
 
 
 def sign_b_lta(
-    pdf: bytes, signer: signers.Signer, tsa_url: str, roots: Sequence[asn1_x509.Certificate]
+    pdf: bytes,
+    signer: signers.Signer,
+    tsa_url: str,
+    roots: Sequence[asn1_x509.Certificate],
+    dev: DevServices,
 ) -> bytes:
     """Sign at PAdES B-LTA with pyHanko itself: timestamp, revocation data, document timestamp.
 
-    Requests for the development services go where the run's services are
+    Requests for the development services go to `dev`, where the run's services are
     (tests/support/devservices.py).
     """
     from pyhanko.sign.timestamps import HTTPTimeStamper
 
-    from signer.devpki import relocated_dev_url
     from tests.support.devservices import fetching_context
 
-    context = fetching_context(roots)
-    tsa_url = relocated_dev_url(tsa_url)
+    context = fetching_context(roots, dev)
+    tsa_url = dev.relocate(tsa_url)
     meta = signers.PdfSignatureMetadata(
         field_name="Signature1",
         subfilter=fields.SigSeedSubFilter.PADES,

@@ -1,30 +1,51 @@
-"""The run's development services (tests/conftest.py:dev_services) for code congvan does not drive.
+"""The run's development services (tests/conftest.py:dev_services), as the library is told of them.
 
-congvan itself sends requests for the built-in address http://127.0.0.1:8790, which the
-development certificates name, to wherever CONGVAN_DEV_SERVICES_URL says (signer/fetching.py).
-Tests that call pyHanko directly use these helpers to do the same. (poppler's pdfsig cannot be
-redirected: it always asks the OCSP responder at 8790, see tests/conftest.py:nss_db.)
+The signer library reads no environment variable: in development its caller says so
+(`development=True`) and says where the development services answer (a `DevServices`,
+signer/devpki.py); congvan then sends its requests for the built-in address
+http://127.0.0.1:8790, which the development certificates name, there (signer/fetching.py).
+Tests that call the library directly above B-B with the development TSA, verify online, or call
+pyHanko directly use these helpers with the `dev` fixture (tests/conftest.py), so they reach the
+run's services wherever they run. (poppler's pdfsig cannot be redirected: it always asks the OCSP
+responder at 8790, see tests/conftest.py:nss_db.)
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from os import PathLike
 from typing import Any
 
 from asn1crypto import x509
 from pyhanko_certvalidator import ValidationContext
 
-from signer.devpki import dev_tsa_url
+from signer.devpki import DevServices
 from signer.fetching import fetcher_backend
+from signer.signing import SignOptions
+from signer.trust import TrustSettings, load_trust
 
-__all__ = ["dev_tsa_url", "fetching_context"]
+__all__ = ["dev_sign_options", "development_trust", "fetching_context"]
 
 
-def fetching_context(roots: Sequence[x509.Certificate], **options: Any) -> ValidationContext:
+def dev_sign_options(dev: DevServices, **options: Any) -> SignOptions:
+    """`SignOptions(**options)` for development, its TSA and revocation requests sent to `dev`."""
+    return SignOptions(development=True, dev_services=dev, **options)
+
+
+def development_trust(
+    dev: DevServices, extra_pem_paths: Sequence[str | PathLike[str]] = ()
+) -> TrustSettings:
+    """The development root (and `extra_pem_paths`) trusted, online checks sent to `dev`."""
+    return load_trust(extra_pem_paths, development=True, dev_services=dev)
+
+
+def fetching_context(
+    roots: Sequence[x509.Certificate], dev: DevServices, **options: Any
+) -> ValidationContext:
     """A pyHanko validation context that fetches OCSP and CRLs from the run's dev services."""
     return ValidationContext(
         trust_roots=list(roots),
         allow_fetching=True,
-        fetcher_backend=fetcher_backend(development=True),
+        fetcher_backend=fetcher_backend(development=True, dev_services=dev),
         **options,
     )

@@ -36,8 +36,12 @@ class World:
     actors: dict[str, Actor] = field(default_factory=dict)
 
     def with_settings(self, **settings: Any) -> World:
-        """The same agencies and people, with a service configured otherwise."""
+        """The same agencies and people, with a service configured otherwise.
+
+        The development services stay where they were (unless `settings` says otherwise).
+        """
         data_dir = self.runtime.settings.data_dir
+        settings.setdefault("dev_services_url", self.runtime.settings.dev_services_url)
         runtime = make_runtime(Settings(data_dir=data_dir, **settings))
         return World(runtime, self.session_factory, self.agencies, self.actors)
 

@@ -26,11 +26,13 @@ if TYPE_CHECKING:
     from click.testing import CliRunner
     from flask import Flask
     from flask.testing import FlaskClient
+    from pyhanko.sign import signers
     from sqlalchemy.engine import Engine
     from sqlalchemy.orm import Session, sessionmaker
 
     from exchange.models import Agency, User
     from exchange.runtime import Runtime
+    from signer.credentials import Credential
     from signer.devpki import DevServices
     from signer.trust import TrustSettings
     from tests.support.world import World
@@ -463,6 +465,44 @@ def trust() -> TrustSettings:
     from signer.trust import load_trust
 
     return load_trust(development=True)
+
+
+def _credential(label: str) -> Credential:
+    from signer.credentials import load_credential
+    from signer.devpki import DEV_PASSPHRASE, dev_p12_path
+
+    return load_credential(dev_p12_path(label), DEV_PASSPHRASE)
+
+
+def _pyhanko_signer(label: str) -> signers.SimpleSigner:
+    from signer.devpki import DEV_PASSPHRASE, dev_p12_path
+    from tests.support.attacks import load_p12_signer
+
+    return load_p12_signer(dev_p12_path(label), DEV_PASSPHRASE)
+
+
+@pytest.fixture(scope="session")
+def official() -> Credential:
+    """The district's vice-chairwoman (ECDSA P-256), who signs drafts in the tests."""
+    return _credential("official-tpd-phochutich")
+
+
+@pytest.fixture(scope="session")
+def agency() -> Credential:
+    """The district committee's agency key (RSA-2048), which issues."""
+    return _credential("agency-tpd")
+
+
+@pytest.fixture(scope="session")
+def tpd() -> signers.SimpleSigner:
+    """The district committee's agency key as plain pyHanko loads it ("another tool")."""
+    return _pyhanko_signer("agency-tpd")
+
+
+@pytest.fixture(scope="session")
+def chairman() -> signers.SimpleSigner:
+    """The district's chairman as plain pyHanko loads him ("another tool")."""
+    return _pyhanko_signer("official-tpd-chutich")
 
 
 @pytest.fixture(scope="session")

@@ -38,12 +38,6 @@ TRUST = ("trust", "root", "chain", "issuer")
 
 
 @pytest.fixture(scope="module")
-def tpd() -> signers.SimpleSigner:
-    """The district committee's agency key, straight from the development PKI."""
-    return attacks.load_p12_signer(dev_p12_path("agency-tpd"), DEV_PASSPHRASE)
-
-
-@pytest.fixture(scope="module")
 def sample(sample_pdf: Path) -> bytes:
     return sample_pdf.read_bytes()
 

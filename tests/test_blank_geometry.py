@@ -17,8 +17,8 @@ from pyhanko.pdf_utils.writer import PageObject, PdfFileWriter
 
 from signer.appearance import Appearance, dev_image_path, load_image
 from signer.appearance.resources import serif_font
-from signer.credentials import Credential, load_credential
-from signer.devpki import DEV_PASSPHRASE, DEV_TSA_URL, DevServices, dev_p12_path
+from signer.credentials import Credential
+from signer.devpki import DEV_TSA_URL, DevServices
 from signer.errors import BlankPlacementError, BlanksNotFoundError
 from signer.fields import DAY_FIELD, MONTH_FIELD, NUMBER_FIELD
 from signer.issuing import (
@@ -173,16 +173,6 @@ def _expected_blanks() -> dict[str, tuple[float, float]]:
         DAY_FIELD: (day_left + 1.5, day_left + DATE_GAP - 1.5),
         MONTH_FIELD: (month_left + 1.5, month_left + DATE_GAP - 1.5),
     }
-
-
-@pytest.fixture(scope="module")
-def official() -> Credential:
-    return load_credential(dev_p12_path("official-tpd-phochutich"), DEV_PASSPHRASE)
-
-
-@pytest.fixture(scope="module")
-def agency() -> Credential:
-    return load_credential(dev_p12_path("agency-tpd"), DEV_PASSPHRASE)
 
 
 def _sign_and_issue(

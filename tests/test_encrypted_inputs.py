@@ -12,8 +12,8 @@ import pytest
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from pyhanko.sign import signers
 
-from signer.credentials import Credential, load_credential
-from signer.devpki import DEV_PASSPHRASE, DEV_TSA_URL, DevServices, dev_p12_path
+from signer.credentials import Credential
+from signer.devpki import DEV_TSA_URL, DevServices
 from signer.errors import EncryptedPdfError, PasswordProtectedError
 from signer.issuing import InMemoryCounter, find_issue_blanks, issue_document, prepare_draft
 from signer.signing import SignOptions, sign_pdf
@@ -24,16 +24,6 @@ from tests.support.devservices import dev_sign_options
 from tests.support.pdfs import encrypt
 
 ISSUED_AT = datetime(2026, 11, 27, 2, 15, tzinfo=UTC)
-
-
-@pytest.fixture(scope="module")
-def official() -> Credential:
-    return load_credential(dev_p12_path("official-tpd-phochutich"), DEV_PASSPHRASE)
-
-
-@pytest.fixture(scope="module")
-def agency() -> Credential:
-    return load_credential(dev_p12_path("agency-tpd"), DEV_PASSPHRASE)
 
 
 @pytest.fixture(scope="module")

@@ -21,8 +21,8 @@ from pyhanko.pdf_utils.xref import XRefSectionType
 from pyhanko.sign import signers
 
 from signer.appearance import Appearance, dev_image_path, load_image
-from signer.credentials import Credential, load_credential
-from signer.devpki import DEV_PASSPHRASE, DEV_TSA_URL, DevServices, dev_p12_path
+from signer.credentials import Credential
+from signer.devpki import DEV_TSA_URL, DevServices
 from signer.errors import UnreadablePdfError
 from signer.hybrid import check_hybrid
 from signer.issuing import InMemoryCounter, issue_document, prepare_draft
@@ -39,26 +39,6 @@ ISSUED_AT = datetime(2026, 11, 27, 2, 15, tzinfo=UTC)
 @pytest.fixture(scope="module")
 def hybrid(sample_pdf: Path) -> bytes:
     return make_hybrid(sample_pdf.read_bytes())
-
-
-@pytest.fixture(scope="module")
-def tpd() -> signers.SimpleSigner:
-    return attacks.load_p12_signer(dev_p12_path("agency-tpd"), DEV_PASSPHRASE)
-
-
-@pytest.fixture(scope="module")
-def chairman() -> signers.SimpleSigner:
-    return attacks.load_p12_signer(dev_p12_path("official-tpd-chutich"), DEV_PASSPHRASE)
-
-
-@pytest.fixture(scope="module")
-def official() -> Credential:
-    return load_credential(dev_p12_path("official-tpd-phochutich"), DEV_PASSPHRASE)
-
-
-@pytest.fixture(scope="module")
-def agency() -> Credential:
-    return load_credential(dev_p12_path("agency-tpd"), DEV_PASSPHRASE)
 
 
 def verify(data: bytes | Path) -> VerificationReport:

@@ -42,16 +42,6 @@ def sample(sample_pdf: Path) -> bytes:
     return sample_pdf.read_bytes()
 
 
-@pytest.fixture(scope="module")
-def tpd() -> signers.SimpleSigner:
-    return attacks.load_p12_signer(dev_p12_path("agency-tpd"), DEV_PASSPHRASE)
-
-
-@pytest.fixture(scope="module")
-def chairman() -> signers.SimpleSigner:
-    return attacks.load_p12_signer(dev_p12_path("official-tpd-chutich"), DEV_PASSPHRASE)
-
-
 def verify(data: bytes | Path) -> VerificationReport:
     return verify_pdf(data, trust=load_trust(development=True), offline=True)
 

@@ -13,8 +13,8 @@ from pyhanko.pdf_utils import generic
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 
 from signer.appearance import Appearance, dev_image_path, load_image
-from signer.credentials import Credential, load_credential
-from signer.devpki import DEV_PASSPHRASE, DEV_TSA_URL, DevServices, dev_p12_path
+from signer.credentials import Credential
+from signer.devpki import DEV_TSA_URL, DevServices
 from signer.errors import IssueError, UnreadablePdfError
 from signer.fields import NUMBER_FIELD
 from signer.issuing import (
@@ -37,16 +37,6 @@ SAMPLES = [
 ]
 # 27 November 2026, 09:15 in Vietnam.
 ISSUED_AT = datetime(2026, 11, 27, 2, 15, tzinfo=UTC)
-
-
-@pytest.fixture(scope="module")
-def official() -> Credential:
-    return load_credential(dev_p12_path("official-tpd-phochutich"), DEV_PASSPHRASE)
-
-
-@pytest.fixture(scope="module")
-def agency() -> Credential:
-    return load_credential(dev_p12_path("agency-tpd"), DEV_PASSPHRASE)
 
 
 def _official_signs(source: Path, out: Path, official: Credential, dev: DevServices) -> None:

@@ -11,8 +11,7 @@ import pytest
 from pyhanko.pdf_utils import generic
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 
-from signer.credentials import Credential, load_credential
-from signer.devpki import DEV_PASSPHRASE, dev_p12_path
+from signer.credentials import Credential
 from signer.errors import SigningError
 from signer.fields import MONTH_FIELD, NUMBER_FIELD
 from signer.issuing import find_issue_blanks, prepare_draft
@@ -25,16 +24,6 @@ Change = Callable[[IncrementalPdfFileWriter], None]
 ISSUED_AT = datetime(2026, 11, 27, 2, 15, tzinfo=UTC)
 # "năm 2026" on the date line of cong-van-cai-cach-hanh-chinh.pdf (page 1), in PDF points.
 SIGNED_YEAR = (458.0, 695.5, 512.5, 713.5)
-
-
-@pytest.fixture(scope="module")
-def official() -> Credential:
-    return load_credential(dev_p12_path("official-tpd-phochutich"), DEV_PASSPHRASE)
-
-
-@pytest.fixture(scope="module")
-def agency() -> Credential:
-    return load_credential(dev_p12_path("agency-tpd"), DEV_PASSPHRASE)
 
 
 def _name(value: str) -> generic.NameObject:

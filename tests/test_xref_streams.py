@@ -60,16 +60,6 @@ def xref_stream_pdf(sample_pdf: Path, tmp_path_factory: pytest.TempPathFactory) 
     return data
 
 
-@pytest.fixture(scope="module")
-def tpd() -> signers.SimpleSigner:
-    return attacks.load_p12_signer(dev_p12_path("agency-tpd"), DEV_PASSPHRASE)
-
-
-@pytest.fixture(scope="module")
-def chairman() -> signers.SimpleSigner:
-    return attacks.load_p12_signer(dev_p12_path("official-tpd-chutich"), DEV_PASSPHRASE)
-
-
 def verify(data: bytes | Path) -> VerificationReport:
     return verify_pdf(data, trust=load_trust(development=True), offline=True)
 

@@ -28,10 +28,12 @@ from signer.hybrid import check_hybrid
 from signer.issuing import InMemoryCounter, issue_document, prepare_draft
 from signer.signing import sign_pdf
 from signer.trust import load_trust
-from signer.verification import VerificationReport, verify_pdf
+from signer.verification import VerificationReport
 from tests.support import attacks
 from tests.support.devservices import dev_sign_options
 from tests.support.hybrid import make_hybrid
+from tests.support.verdicts import assert_passed
+from tests.support.verdicts import verify_offline as verify
 
 ISSUED_AT = datetime(2026, 11, 27, 2, 15, tzinfo=UTC)
 
@@ -39,18 +41,6 @@ ISSUED_AT = datetime(2026, 11, 27, 2, 15, tzinfo=UTC)
 @pytest.fixture(scope="module")
 def hybrid(sample_pdf: Path) -> bytes:
     return make_hybrid(sample_pdf.read_bytes())
-
-
-def verify(data: bytes | Path) -> VerificationReport:
-    return verify_pdf(data, trust=load_trust(development=True), offline=True)
-
-
-def assert_passed(report: VerificationReport, signatures: int) -> None:
-    detail = report.to_dict()
-    assert report.verdict == "passed", detail
-    assert report.modified_after_signing is False, detail
-    assert len([s for s in report.signatures if s.kind == "signature"]) == signatures, detail
-    assert all(s.verdict == "passed" for s in report.signatures), detail
 
 
 def assert_hybrid_failure(report: VerificationReport, *words: str) -> None:

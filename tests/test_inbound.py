@@ -28,9 +28,11 @@ from signer.issuing import InMemoryCounter, issue_document, prepare_draft
 from signer.pagetext import read_page_text
 from signer.signing import SignOptions, sign_pdf
 from signer.trust import load_trust
-from signer.verification import VerificationReport, verify_pdf
+from signer.verification import VerificationReport
 from tests.support import attacks
 from tests.support.devservices import dev_sign_options, fetching_context
+from tests.support.verdicts import assert_passed
+from tests.support.verdicts import verify_offline as verify
 
 # Where page 1 of the sample letter prints nothing (checked below), and where it prints text.
 EMPTY_AREA = (330.0, 40.0, 520.0, 60.0)
@@ -40,18 +42,6 @@ PRINTED_AREA = (72.0, 380.0, 300.0, 400.0)
 @pytest.fixture(scope="module")
 def sample(sample_pdf: Path) -> bytes:
     return sample_pdf.read_bytes()
-
-
-def verify(data: bytes | Path) -> VerificationReport:
-    return verify_pdf(data, trust=load_trust(development=True), offline=True)
-
-
-def assert_passed(report: VerificationReport, signatures: int) -> None:
-    detail = report.to_dict()
-    assert report.verdict == "passed", detail
-    assert report.modified_after_signing is False, detail
-    assert len([s for s in report.signatures if s.kind == "signature"]) == signatures, detail
-    assert all(s.verdict == "passed" for s in report.signatures), detail
 
 
 def assert_first_failed(report: VerificationReport) -> None:

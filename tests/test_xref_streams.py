@@ -27,9 +27,10 @@ from signer.devpki import DEV_PASSPHRASE, DEV_TSA_URL, DevServices, dev_crl_path
 from signer.issuing import InMemoryCounter, issue_document, prepare_draft
 from signer.signing import SignOptions, sign_pdf
 from signer.trust import load_trust
-from signer.verification import VerificationReport, verify_pdf
 from tests.support import attacks
 from tests.support.devservices import dev_sign_options, fetching_context
+from tests.support.verdicts import assert_passed
+from tests.support.verdicts import verify_offline as verify
 
 ISSUED_AT = datetime(2026, 11, 27, 2, 15, tzinfo=UTC)
 
@@ -58,18 +59,6 @@ def xref_stream_pdf(sample_pdf: Path, tmp_path_factory: pytest.TempPathFactory) 
     assert reader.has_xref_stream
     assert reader.xrefs.get_xref_data(0).xrefs_in_objstm, "qpdf wrote no object stream"
     return data
-
-
-def verify(data: bytes | Path) -> VerificationReport:
-    return verify_pdf(data, trust=load_trust(development=True), offline=True)
-
-
-def assert_passed(report: VerificationReport, signatures: int) -> None:
-    detail = report.to_dict()
-    assert report.verdict == "passed", detail
-    assert report.modified_after_signing is False, detail
-    assert len([s for s in report.signatures if s.kind == "signature"]) == signatures, detail
-    assert all(s.verdict == "passed" for s in report.signatures), detail
 
 
 def pdfsig_valid(path: Path, nss_db: str) -> str:

@@ -10,18 +10,25 @@ import logging
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
-from flask import Flask, jsonify, render_template
+from flask import Flask, jsonify, render_template, request
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
 from exchange.api.blueprint import API_PREFIX, create_api_blueprint
-from exchange.api.context import EXTENSION, AppState, app_state, close_request_session
+from exchange.api.context import (
+    EXTENSION,
+    AppState,
+    app_state,
+    close_request_session,
+    current_user,
+)
 from exchange.api.problems import register_problem_handlers
 from exchange.config import Settings, settings_from_env
 from exchange.db import make_engine, make_session_factory
-from exchange.errors import ServiceUnavailableError
+from exchange.errors import AuthenticationError, ServiceUnavailableError
 from exchange.migrate import pending_revisions
 from exchange.runtime import Runtime, make_runtime
+from exchange.security import install_security_headers
 
 log = logging.getLogger("congvan.app")
 
@@ -63,6 +70,7 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     app.extensions[EXTENSION] = state
 
     register_problem_handlers(app)
+    install_security_headers(app)
     app.register_blueprint(create_api_blueprint())
     app.add_url_rule("/healthz", "healthz", healthz)
     app.add_url_rule("/", "index", index)
@@ -71,7 +79,11 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
 
 
 def healthz() -> Any:
-    """200 once the database answers and carries the newest schema; 503 otherwise."""
+    """200 once the database answers and carries the newest schema; 503 otherwise.
+
+    The version only to a signed-in caller: anonymous probes learn nothing to match against
+    published vulnerabilities.
+    """
     engine = app_state().engine
     try:
         with engine.connect() as connection:
@@ -84,7 +96,21 @@ def healthz() -> Any:
         raise ServiceUnavailableError(
             "cơ sở dữ liệu chưa được nâng cấp lên lược đồ mới nhất: chạy `congvan migrate`"
         )
-    return jsonify(status="ok", database=engine.dialect.name, version=service_version())
+    body = {"status": "ok", "database": engine.dialect.name}
+    if signed_in():
+        body["version"] = service_version()
+    return jsonify(body)
+
+
+def signed_in() -> bool:
+    """Whether the request carries a valid bearer token (a health check never answers 401)."""
+    if not request.headers.get("Authorization"):
+        return False
+    try:
+        current_user()
+    except AuthenticationError:
+        return False
+    return True
 
 
 def index() -> str:

@@ -14,13 +14,19 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from asn1crypto import x509
+
 from exchange.errors import ConfigurationError
 from signer.devpki import (
     CHECKOUT_PKI_DIR,
+    DEV_CA_LABEL,
+    DEV_ROOT_LABEL,
     DEV_TSA_URL,
     DevServices,
-    dev_root_path,
+    dev_cert_path,
 )
+from signer.errors import SignerError
+from signer.trust import load_certificates
 
 DEVELOPMENT = "development"
 PRODUCTION = "production"
@@ -114,12 +120,57 @@ class Settings:
             raise ConfigurationError(
                 "chế độ production cần CONGVAN_TRUST_ROOTS (chứng thư gốc tin cậy, PEM)"
             )
-        dev_root = dev_root_path(pki_dir=self.effective_dev_pki_dir).resolve()
-        if any(path.resolve() == dev_root for path in self.trust_roots):
-            raise ConfigurationError(
-                "CONGVAN_TRUST_ROOTS chứa chứng thư gốc phát triển: không được dùng ở production"
-            )
+        self._refuse_development_roots()
         return self
+
+    def _refuse_development_roots(self) -> None:
+        """Refuse a trust root that is (a copy of) a development certificate or key.
+
+        Compared by content, not by path: the SHA-256 of each configured certificate and of its
+        public key against those of every certificate of the development hierarchy.
+        """
+        dev_certs, dev_keys = development_fingerprints(self.effective_dev_pki_dir)
+        for path in self.trust_roots:
+            try:
+                certs = load_certificates(path)
+            except SignerError as error:
+                raise ConfigurationError(f"CONGVAN_TRUST_ROOTS: {error}") from None
+            for cert in certs:
+                if cert.sha256 in dev_certs or cert.public_key.sha256 in dev_keys:
+                    raise ConfigurationError(
+                        "CONGVAN_TRUST_ROOTS chứa chứng thư gốc phát triển: "
+                        "không được dùng ở production"
+                    )
+
+
+def development_fingerprints(pki_dir: Path) -> tuple[frozenset[bytes], frozenset[bytes]]:
+    """SHA-256 of the certificates, and of their public keys, of the development hierarchy.
+
+    Every certificate in `pki_dir`/certs that is the development root or CA or is issued by one
+    of them (not the rogue-* ones, made to stand for another PKI under the same names).
+    Empty when the development PKI is not there (an install without the checkout, and no
+    CONGVAN_DEV_PKI_DIR): nothing to compare against.
+    """
+    anchors: list[x509.Certificate] = []
+    for label in (DEV_ROOT_LABEL, DEV_CA_LABEL):
+        try:
+            anchors.extend(load_certificates(dev_cert_path(label, pki_dir=pki_dir)))
+        except SignerError:
+            continue
+    # Issued by an anchor: its authority key identifier is the anchor's key identifier (names
+    # prove nothing: the rogue root copies the development root's name).
+    anchor_keys = {anchor.key_identifier for anchor in anchors if anchor.key_identifier}
+    certs, keys = set(), set()
+    for path in sorted((pki_dir / "certs").glob("*.pem")):
+        try:
+            loaded = load_certificates(path)
+        except SignerError:
+            continue
+        for cert in loaded:
+            if cert.key_identifier in anchor_keys or cert.authority_key_identifier in anchor_keys:
+                certs.add(cert.sha256)
+                keys.add(cert.public_key.sha256)
+    return frozenset(certs), frozenset(keys)
 
 
 def _flag(value: str) -> bool:

@@ -9,7 +9,7 @@ import pytest
 
 from exchange.config import DEV_SECRET_KEY, settings_from_env
 from exchange.errors import ConfigurationError
-from signer.devpki import dev_root_path
+from signer.devpki import dev_cert_path, dev_root_path
 
 GOOD_SECRET = "s" * 40
 ROOT = Path(__file__).resolve().parents[1]
@@ -18,7 +18,7 @@ VARIABLE = re.compile(r"CONGVAN_[A-Z0-9_]+")
 
 def _production(tmp_path: Path, **extra: str) -> dict[str, str]:
     roots = tmp_path / "roots.pem"
-    roots.write_text("placeholder: the check reads paths, the runtime reads the certificates")
+    roots.write_bytes(dev_cert_path("rogue-root").read_bytes())  # not of the development PKI
     return {
         "CONGVAN_ENV": "production",
         "CONGVAN_SECRET_KEY": GOOD_SECRET,
@@ -60,6 +60,64 @@ def test_production_refuses_development_secrets_and_nonsense(
     environ = {**_production(tmp_path), **change}
     with pytest.raises(ConfigurationError, match=words):
         settings_from_env(environ).check()
+
+
+DEV_ROOT_REFUSED = "CONGVAN_TRUST_ROOTS chứa chứng thư gốc phát triển"
+
+
+@pytest.mark.parametrize("label", ["vn-dev-root", "vn-dev-ca", "agency-tpd"])
+def test_a_copy_of_a_development_certificate_is_refused_as_the_original(
+    tmp_path: Path, label: str
+) -> None:
+    copy = tmp_path / "elsewhere" / "goc-tin-cay.pem"
+    copy.parent.mkdir()
+    # In a bundle behind a foreign root, and as DER: the content decides, not the path or form.
+    copy.write_bytes(dev_cert_path("rogue-root").read_bytes() + dev_cert_path(label).read_bytes())
+    environ = _production(tmp_path, CONGVAN_TRUST_ROOTS=str(copy))
+    with pytest.raises(ConfigurationError, match=DEV_ROOT_REFUSED):
+        settings_from_env(environ).check()
+    from asn1crypto import pem
+
+    der = tmp_path / "goc.cer"
+    der.write_bytes(pem.unarmor(dev_cert_path(label).read_bytes())[2])
+    with pytest.raises(ConfigurationError, match=DEV_ROOT_REFUSED):
+        settings_from_env({**environ, "CONGVAN_TRUST_ROOTS": str(der)}).check()
+
+
+def test_a_new_certificate_for_the_development_root_key_is_refused(tmp_path: Path) -> None:
+    import datetime
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.x509.oid import NameOID
+
+    key = serialization.load_pem_private_key(
+        (ROOT / "certs/dev/keys/vn-dev-root.key.pem").read_bytes(), password=None
+    )
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Goc moi, khoa cu")])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())  # type: ignore[arg-type]
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now)
+        .not_valid_after(now + datetime.timedelta(days=30))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())  # type: ignore[arg-type]
+    )
+    roots = tmp_path / "moi.pem"
+    roots.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    with pytest.raises(ConfigurationError, match=DEV_ROOT_REFUSED):
+        settings_from_env(_production(tmp_path, CONGVAN_TRUST_ROOTS=str(roots))).check()
+
+
+def test_an_unreadable_trust_root_is_refused_at_the_check(tmp_path: Path) -> None:
+    junk = tmp_path / "rac.pem"
+    junk.write_text("not a certificate")
+    with pytest.raises(ConfigurationError, match="CONGVAN_TRUST_ROOTS"):
+        settings_from_env(_production(tmp_path, CONGVAN_TRUST_ROOTS=str(junk))).check()
 
 
 def _configuration_table() -> str:

@@ -72,7 +72,7 @@ def gunicorn(engine: Any, database_url: str, tmp_path: Path) -> Iterator[str]:
 
 def test_gunicorn_serves_the_production_configuration(gunicorn: str) -> None:
     status, body = http("GET", f"{gunicorn}/healthz")
-    assert status == 200 and body["status"] == "ok"
+    assert status == 200 and body["status"] == "ok" and "version" not in body
     status, body = http(
         "POST",
         f"{gunicorn}/api/v1/auth/token",
@@ -81,6 +81,10 @@ def test_gunicorn_serves_the_production_configuration(gunicorn: str) -> None:
     assert status == 401  # no development data set in production
     with urllib.request.urlopen(f"{gunicorn}/", timeout=10) as response:
         page = response.read().decode()
+        server = response.headers.get("Server", "")
+        assert "Werkzeug" not in server and "Python" not in server, server
+        assert response.headers["X-Content-Type-Options"] == "nosniff"
+        assert "frame-ancestors 'none'" in response.headers["Content-Security-Policy"]
     assert "Kiểm tra chữ ký số" in page and "congvan-dev" not in page
 
 

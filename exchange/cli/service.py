@@ -129,7 +129,7 @@ def run(
 ) -> None:
     """Prepare the database, start the helpers and serve until SIGINT or SIGTERM."""
     from sqlalchemy.exc import SQLAlchemyError
-    from werkzeug.serving import make_server
+    from werkzeug.serving import WSGIRequestHandler, make_server
 
     from exchange.api.context import EXTENSION
     from exchange.app import create_app
@@ -168,7 +168,14 @@ def run(
                 )
         if worker:
             stack.enter_context(background_worker(state))
-        server = make_server(host, port, app, threaded=True, fd=sock.fileno())
+
+        class Handler(WSGIRequestHandler):
+            def version_string(self) -> str:
+                return "congvan"  # not Werkzeug's name and version (README, Security headers)
+
+        server = make_server(
+            host, port, app, threaded=True, fd=sock.fileno(), request_handler=Handler
+        )
         stack.callback(server.server_close)
         _announce(settings, host, port, dev_data=dev_data, worker=worker, services=services)
         with suppress(KeyboardInterrupt):

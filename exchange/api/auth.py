@@ -22,6 +22,7 @@ from exchange.enums import Role
 from exchange.models import User
 from exchange.services.access import (
     DEFAULT_TOKEN_LIFETIME,
+    MAX_TOKEN_LIFETIME,
     login,
     memberships_by_agency,
     revoke_token,
@@ -38,7 +39,7 @@ def create_token() -> tuple[dict[str, Any], int]:
         username=required(str, max_length=64),
         password=required(str, max_length=1024),
         name=optional(str, "", max_length=128, nullable=False),
-        expires_in=optional(int, None),
+        expires_in=optional(int, None, minimum=1, maximum=int(MAX_TOKEN_LIFETIME.total_seconds())),
     )
     lifetime = (
         timedelta(seconds=body["expires_in"])

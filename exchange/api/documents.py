@@ -8,7 +8,7 @@ from typing import Any, NamedTuple
 
 from flask import Blueprint, Response, request, send_file
 
-from exchange.api.body import json_body, optional, required
+from exchange.api.body import INT64_MAX, json_body, optional, required
 from exchange.api.context import current_actor, current_runtime, request_session
 from exchange.enums import DeliveryStatus, DocumentState, RegisterKind, Role
 from exchange.errors import ValidationError
@@ -125,7 +125,8 @@ def create_document() -> tuple[dict[str, Any], int]:
     return mailboxes.document_view(session, actor, document.public_id), 201
 
 
-def _int_arg(name: str, default: int) -> int:
+def _int_arg(name: str, default: int, *, maximum: int = INT64_MAX) -> int:
+    """A whole-number query parameter from 0 to `maximum` (what the databases store by default)."""
     raw = request.args.get(name)
     if raw is None:
         return default
@@ -135,6 +136,8 @@ def _int_arg(name: str, default: int) -> int:
         raise ValidationError(f"{name} phải là số nguyên", errors={name: "số nguyên"}) from None
     if value < 0:
         raise ValidationError(f"{name} không được âm", errors={name: "không âm"})
+    if value > maximum:
+        raise ValidationError(f"{name} quá lớn", errors={name: f"tối đa {maximum}"})
     return value
 
 
@@ -321,7 +324,7 @@ def get_register(kind: str) -> Response:
         ) from None
     actor = current_actor()
     actor.require(Role.CLERK, Role.OFFICIAL, Role.ADMIN)
-    year = _int_arg("year", vietnam_date(current_runtime().now()).year)
+    year = _int_arg("year", vietnam_date(current_runtime().now()).year, maximum=9999)
     output_format = request.args.get("format", "html")
     assert actor.agency_code is not None
     body = export_register(request_session(), actor.agency_code, register_kind, year, output_format)

@@ -14,6 +14,7 @@ from typing import Any
 from flask import Flask, Request, Response, current_app, has_request_context, request
 from werkzeug.exceptions import HTTPException
 
+from exchange.api.body import CheckedJson, StrictFormDataParser
 from exchange.errors import ExchangeError
 
 log = logging.getLogger("congvan.api")
@@ -61,7 +62,22 @@ class JsonRequiredError(ExchangeError):
 
 
 class ExchangeRequest(Request):
-    """A request whose JSON parsing failures are problems with a Vietnamese explanation."""
+    """A request whose JSON parsing failures are problems with a Vietnamese explanation.
+
+    Its JSON is checked where it is parsed (`exchange.api.body.load_json`), its multipart text
+    decoded strictly (`StrictFormDataParser`).
+    """
+
+    form_data_parser_class = StrictFormDataParser
+
+    @property
+    def json_module(self) -> Any:
+        return CheckedJson
+
+    @json_module.setter
+    def json_module(self, provider: Any) -> None:
+        # Flask hands every request the app's JSON provider; `load_json` parses with it.
+        pass
 
     def on_json_loading_failed(self, e: ValueError | None) -> Any:
         if e is None:

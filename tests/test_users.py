@@ -367,7 +367,7 @@ def test_cli_on_a_fresh_machine_asks_for_migrate(tmp_path: Path) -> None:
 
 
 def test_cli_dev_data_load_is_idempotent(engine: Any, database_url: str, session: Any) -> None:
-    from signer.devpki import dev_ca_path
+    from signer.devpki import dev_cert_path
 
     first = run(database_url, "dev-data", "load")
     assert first.exit_code == 0, first.output
@@ -377,7 +377,9 @@ def test_cli_dev_data_load_is_idempotent(engine: Any, database_url: str, session
     production = {
         "CONGVAN_ENV": "production",
         "CONGVAN_SECRET_KEY": "s" * 40,
-        "CONGVAN_TRUST_ROOTS": str(dev_ca_path()),
+        # A root outside the development PKI (same names, other keys): the settings pass their
+        # check, so what refuses is the data set's own rule.
+        "CONGVAN_TRUST_ROOTS": str(dev_cert_path("rogue-root")),
     }
     refused = run(database_url, "dev-data", "load", env=production)
     assert refused.exit_code == 1

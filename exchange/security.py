@@ -50,8 +50,8 @@ def html_policy(folder: Path = TEMPLATES_DIR) -> str:
     return "; ".join(
         [
             "default-src 'none'",
-            f"script-src {' '.join(hashes['script']) or 'none'}",
-            f"style-src {' '.join(hashes['style']) or 'none'}",
+            "script-src " + (" ".join(hashes["script"]) or "'none'"),
+            "style-src " + (" ".join(hashes["style"]) or "'none'"),
             "img-src 'self'",
             "connect-src 'self'",
             "form-action 'self'",

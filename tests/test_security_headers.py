@@ -96,3 +96,12 @@ def test_an_inline_block_with_template_syntax_is_refused(tmp_path: Path) -> None
     (tmp_path / "page.html").write_text("<style>body { color: {{ colour }}; }</style>")
     with pytest.raises(RuntimeError, match="static"):
         html_policy(tmp_path)
+
+
+def test_a_policy_without_inline_blocks_allows_no_script_or_style(tmp_path: Path) -> None:
+    from exchange.security import html_policy
+
+    (tmp_path / "plain.html").write_text("<p>no inline blocks</p>", encoding="utf-8")
+    policy = html_policy(tmp_path)
+    assert "script-src 'none'" in policy
+    assert "style-src 'none'" in policy

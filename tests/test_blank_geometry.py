@@ -15,10 +15,9 @@ from pyhanko.pdf_utils import generic
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from pyhanko.pdf_utils.writer import PageObject, PdfFileWriter
 
-from signer.appearance import Appearance, dev_image_path, load_image
 from signer.appearance.resources import serif_font
 from signer.credentials import Credential
-from signer.devpki import DEV_TSA_URL, DevServices
+from signer.devpki import DevServices
 from signer.errors import BlankPlacementError, BlanksNotFoundError
 from signer.fields import DAY_FIELD, MONTH_FIELD, NUMBER_FIELD
 from signer.issuing import (
@@ -37,7 +36,7 @@ from signer.signing import sign_pdf
 from signer.trust import load_trust
 from signer.verification import VerificationReport, verify_pdf
 from tests.support.cli import assert_one_clear_line, run_cli
-from tests.support.devservices import dev_sign_options
+from tests.support.devservices import agency_options, official_options
 from tests.support.pdfs import SIGNATURE_PLACE, make_scan
 
 ISSUED_AT = datetime(2026, 11, 27, 2, 15, tzinfo=UTC)  # 27 November 2026 in Vietnam
@@ -187,28 +186,8 @@ def _sign_and_issue(
     """The official's visible signature, then the issue; the issued file's report."""
     place = SIGNATURE_PLACE if fallback else None
     signed, issued = tmp_path / "signed.pdf", tmp_path / "issued.pdf"
-    image = load_image(dev_image_path("official-tpd-phochutich"))
-    sign_pdf(
-        draft,
-        signed,
-        official,
-        dev_sign_options(
-            dev,
-            level="b-t",
-            tsa_url=DEV_TSA_URL,
-            field_name="ChuKyLanhDao",
-            appearance=Appearance("official", image=image, fallback=place),
-        ),
-    )
-    seal = load_image(dev_image_path("agency-tpd"))
-    options = dev_sign_options(
-        dev,
-        level="b-lt",
-        tsa_url=DEV_TSA_URL,
-        trust_roots=load_trust(development=True).roots,
-        field_name="ChuKyCoQuan",
-        appearance=Appearance("agency", image=seal, fallback=place),
-    )
+    sign_pdf(draft, signed, official, official_options(dev, fallback=place))
+    options = agency_options(dev, fallback=place)
     issue_document(signed, issued, agency, InMemoryCounter(), options, now=ISSUED_AT)
     return verify_pdf(issued, trust=load_trust(development=True), offline=True)
 

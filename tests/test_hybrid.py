@@ -20,7 +20,6 @@ from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.pdf_utils.xref import XRefSectionType
 from pyhanko.sign import signers
 
-from signer.appearance import Appearance, dev_image_path, load_image
 from signer.credentials import Credential
 from signer.devpki import DEV_TSA_URL, DevServices
 from signer.errors import UnreadablePdfError
@@ -30,7 +29,7 @@ from signer.signing import sign_pdf
 from signer.trust import load_trust
 from signer.verification import VerificationReport
 from tests.support import attacks
-from tests.support.devservices import dev_sign_options
+from tests.support.devservices import agency_options, dev_sign_options, official_options
 from tests.support.hybrid import make_hybrid
 from tests.support.verdicts import assert_passed
 from tests.support.verdicts import verify_offline as verify
@@ -87,36 +86,9 @@ def test_issue_of_a_hybrid_document_passes_here_and_in_pdfsig(
     source.write_bytes(hybrid)
     draft, signed, issued = tmp_path / "draft.pdf", tmp_path / "signed.pdf", tmp_path / "issued.pdf"
     prepare_draft(source, draft)
-    sign_pdf(
-        draft,
-        signed,
-        official,
-        dev_sign_options(
-            dev,
-            level="b-t",
-            tsa_url=DEV_TSA_URL,
-            field_name="ChuKyLanhDao",
-            appearance=Appearance(
-                "official", image=load_image(dev_image_path("official-tpd-phochutich"))
-            ),
-        ),
-    )
+    sign_pdf(draft, signed, official, official_options(dev))
     assert_passed(verify(signed), 1)
-    issue_document(
-        signed,
-        issued,
-        agency,
-        InMemoryCounter(),
-        dev_sign_options(
-            dev,
-            level="b-lt",
-            tsa_url=DEV_TSA_URL,
-            trust_roots=load_trust(development=True).roots,
-            field_name="ChuKyCoQuan",
-            appearance=Appearance("agency", image=load_image(dev_image_path("agency-tpd"))),
-        ),
-        now=ISSUED_AT,
-    )
+    issue_document(signed, issued, agency, InMemoryCounter(), agency_options(dev), now=ISSUED_AT)
     data = issued.read_bytes()
     assert data.startswith(hybrid)  # every step only appended
     report = verify(issued)

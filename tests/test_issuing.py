@@ -12,9 +12,8 @@ import pytest
 from pyhanko.pdf_utils import generic
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 
-from signer.appearance import Appearance, dev_image_path, load_image
 from signer.credentials import Credential
-from signer.devpki import DEV_TSA_URL, DevServices
+from signer.devpki import DevServices
 from signer.errors import IssueError, UnreadablePdfError
 from signer.fields import NUMBER_FIELD
 from signer.issuing import (
@@ -28,7 +27,7 @@ from signer.issuing.form import existing_fields, fill_issue_fields
 from signer.signing import SignOptions, sign_pdf
 from signer.trust import load_trust
 from signer.verification import VerificationReport, verify_pdf
-from tests.support.devservices import dev_sign_options
+from tests.support.devservices import agency_options, official_options
 
 SAMPLES = [
     "cong-van-cai-cach-hanh-chinh.pdf",
@@ -40,30 +39,11 @@ ISSUED_AT = datetime(2026, 11, 27, 2, 15, tzinfo=UTC)
 
 
 def _official_signs(source: Path, out: Path, official: Credential, dev: DevServices) -> None:
-    image = load_image(dev_image_path("official-tpd-phochutich"))
-    sign_pdf(
-        source,
-        out,
-        official,
-        dev_sign_options(
-            dev,
-            level="b-t",
-            tsa_url=DEV_TSA_URL,
-            field_name="ChuKyLanhDao",
-            appearance=Appearance("official", image=image),
-        ),
-    )
+    sign_pdf(source, out, official, official_options(dev))
 
 
 def _agency_options(dev: DevServices) -> SignOptions:
-    return dev_sign_options(
-        dev,
-        level="b-lt",
-        tsa_url=DEV_TSA_URL,
-        trust_roots=load_trust(development=True).roots,
-        field_name="ChuKyCoQuan",
-        appearance=Appearance("agency", image=load_image(dev_image_path("agency-tpd"))),
-    )
+    return agency_options(dev)
 
 
 def _verify(path: Path) -> VerificationReport:

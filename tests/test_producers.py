@@ -24,16 +24,16 @@ from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.pdf_utils.xref import XRefSectionType
 from pyhanko.sign import signers
 
-from signer.appearance import Appearance, Placement, dev_image_path, load_image
+from signer.appearance import Placement
 from signer.credentials import Credential, load_credential
-from signer.devpki import DEV_PASSPHRASE, DEV_TSA_URL, DevServices, dev_p12_path
+from signer.devpki import DEV_PASSPHRASE, DevServices, dev_p12_path
 from signer.issuing import InMemoryCounter, IssueBlanks, issue_document, prepare_draft
 from signer.issuing.blanks import Blank
 from signer.signing import SignOptions, sign_pdf
 from signer.trust import load_trust
 from signer.verification import VerificationReport, verify_pdf
 from tests.support import producers
-from tests.support.devservices import dev_sign_options
+from tests.support.devservices import agency_options, official_options
 from tests.support.producers import BY_NAME, PRODUCERS, Producer, ProducerMatrix
 
 NAMES = [producer.name for producer in PRODUCERS]
@@ -189,32 +189,16 @@ def test_the_file_is_what_its_producer_makes(matrix: ProducerMatrix, name: str) 
 def _official_signs(
     producer: Producer, draft: Path, out: Path, place: Placement | None, dev: DevServices
 ) -> None:
-    image = load_image(dev_image_path(producer.official))
     sign_pdf(
         draft,
         out,
         _credential(producer.official),
-        dev_sign_options(
-            dev,
-            level="b-t",
-            tsa_url=DEV_TSA_URL,
-            field_name="ChuKyLanhDao",
-            appearance=Appearance("official", image=image, fallback=place),
-        ),
+        official_options(dev, producer.official, fallback=place),
     )
 
 
 def _agency_options(producer: Producer, place: Placement | None, dev: DevServices) -> SignOptions:
-    return dev_sign_options(
-        dev,
-        level="b-lt",
-        tsa_url=DEV_TSA_URL,
-        trust_roots=load_trust(development=True).roots,
-        field_name="ChuKyCoQuan",
-        appearance=Appearance(
-            "agency", image=load_image(dev_image_path(producer.agency)), fallback=place
-        ),
-    )
+    return agency_options(dev, producer.agency, fallback=place)
 
 
 def _verify(data: Path | bytes) -> VerificationReport:

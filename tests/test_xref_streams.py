@@ -21,14 +21,18 @@ from pyhanko.sign import signers, timestamps
 from pyhanko.sign.validation import add_validation_info
 from pyhanko_certvalidator import ValidationContext
 
-from signer.appearance import Appearance, dev_image_path, load_image
 from signer.credentials import Credential, load_credential
 from signer.devpki import DEV_PASSPHRASE, DEV_TSA_URL, DevServices, dev_crl_path, dev_p12_path
 from signer.issuing import InMemoryCounter, issue_document, prepare_draft
-from signer.signing import SignOptions, sign_pdf
+from signer.signing import sign_pdf
 from signer.trust import load_trust
 from tests.support import attacks
-from tests.support.devservices import dev_sign_options, fetching_context
+from tests.support.devservices import (
+    agency_options,
+    dev_sign_options,
+    fetching_context,
+    official_options,
+)
 from tests.support.verdicts import assert_passed
 from tests.support.verdicts import verify_offline as verify
 
@@ -72,30 +76,20 @@ def pdfsig_valid(path: Path, nss_db: str) -> str:
 
 
 def test_issue_of_an_object_stream_document_passes_here_and_in_pdfsig(
-    xref_stream_pdf: bytes, tmp_path: Path, dev: DevServices, nss_db: str
+    xref_stream_pdf: bytes,
+    tmp_path: Path,
+    official: Credential,
+    agency: Credential,
+    dev: DevServices,
+    nss_db: str,
 ) -> None:
-    official = load_credential(dev_p12_path("official-tpd-phochutich"), DEV_PASSPHRASE)
-    agency = load_credential(dev_p12_path("agency-tpd"), DEV_PASSPHRASE)
     source = tmp_path / "source.pdf"
     source.write_bytes(xref_stream_pdf)
     draft, signed, issued = tmp_path / "draft.pdf", tmp_path / "signed.pdf", tmp_path / "issued.pdf"
     prepare_draft(source, draft)
-    sign_pdf(
-        draft,
-        signed,
-        official,
-        dev_sign_options(
-            dev,
-            level="b-t",
-            tsa_url=DEV_TSA_URL,
-            field_name="ChuKyLanhDao",
-            appearance=Appearance(
-                "official", image=load_image(dev_image_path("official-tpd-phochutich"))
-            ),
-        ),
-    )
+    sign_pdf(draft, signed, official, official_options(dev))
     assert_passed(verify(signed), 1)
-    issue_document(signed, issued, agency, InMemoryCounter(), _agency_options(dev), now=ISSUED_AT)
+    issue_document(signed, issued, agency, InMemoryCounter(), agency_options(dev), now=ISSUED_AT)
 
     # Every update the signer appended is a cross-reference stream, as the original's section.
     assert set(section_types(issued.read_bytes())) == {XRefSectionType.STREAM}
@@ -107,17 +101,6 @@ def test_issue_of_an_object_stream_document_passes_here_and_in_pdfsig(
     out = pdfsig_valid(issued, nss_db)
     assert out.count("Signature is Valid.") == 2, out
     assert out.count("Certificate is Trusted.") == 2, out
-
-
-def _agency_options(dev: DevServices) -> SignOptions:
-    return dev_sign_options(
-        dev,
-        level="b-lt",
-        tsa_url=DEV_TSA_URL,
-        trust_roots=load_trust(development=True).roots,
-        field_name="ChuKyCoQuan",
-        appearance=Appearance("agency", image=load_image(dev_image_path("agency-tpd"))),
-    )
 
 
 def test_our_b_lta_signature_of_an_object_stream_document_passes(

@@ -19,7 +19,8 @@ from typing import Any
 from asn1crypto import x509
 from pyhanko_certvalidator import ValidationContext
 
-from signer.devpki import DevServices
+from signer.appearance import Appearance, Placement, dev_image_path, load_image
+from signer.devpki import DEV_TSA_URL, DevServices
 from signer.fetching import fetcher_backend
 from signer.signing import SignOptions
 from signer.trust import TrustSettings, load_trust
@@ -48,4 +49,32 @@ def fetching_context(
         allow_fetching=True,
         fetcher_backend=fetcher_backend(development=True, dev_services=dev),
         **options,
+    )
+
+
+def official_options(
+    dev: DevServices, label: str = "official-tpd-phochutich", fallback: Placement | None = None
+) -> SignOptions:
+    """The official's visible B-T signature of the issue workflow, with this run's services."""
+    image = load_image(dev_image_path(label))
+    return dev_sign_options(
+        dev,
+        level="b-t",
+        tsa_url=DEV_TSA_URL,
+        field_name="ChuKyLanhDao",
+        appearance=Appearance("official", image=image, fallback=fallback),
+    )
+
+
+def agency_options(
+    dev: DevServices, label: str = "agency-tpd", fallback: Placement | None = None
+) -> SignOptions:
+    """The agency's visible B-LT signature (the seal) given at issue, with this run's services."""
+    return dev_sign_options(
+        dev,
+        level="b-lt",
+        tsa_url=DEV_TSA_URL,
+        trust_roots=load_trust(development=True).roots,
+        field_name="ChuKyCoQuan",
+        appearance=Appearance("agency", image=load_image(dev_image_path(label)), fallback=fallback),
     )
